@@ -1,0 +1,1 @@
+from .resnet_tsm import ResNetTSM  # noqa: F401

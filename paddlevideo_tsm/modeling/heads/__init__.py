@@ -1,0 +1,1 @@
+from .tsm_head import TSMHead  # noqa: F401

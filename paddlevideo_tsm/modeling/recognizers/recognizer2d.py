@@ -1,0 +1,46 @@
+"""Recognizer2D: a 2D backbone on the N*T frames of N clips, then a consensus head."""
+import paddle
+import paddle.nn as nn
+
+from ..registry import RECOGNIZERS
+
+
+@RECOGNIZERS.register
+class Recognizer2D(nn.Layer):
+    """Clips ``[N, T, C, H, W]`` (NCHW) or ``[N, T, H, W, C]`` (NHWC) -> scores ``[N, num_classes]``."""
+
+    def __init__(self, backbone, head):
+        super().__init__()
+        self.backbone, self.head = backbone, head
+
+    @property
+    def data_format(self):
+        return getattr(self.backbone, "data_format", "NCHW")
+
+    def forward(self, imgs):
+        num_seg = imgs.shape[1]
+        frames = paddle.reshape(imgs, [-1] + list(imgs.shape[2:]))  # a new tensor: caller's untouched
+        return self.head(self.backbone(frames), num_seg)
+
+    def train_step(self, data_batch):
+        """[imgs, labels, ...] -> {'loss', 'top1', 'top5'} with the training loss."""
+        imgs, labels = data_batch[0], data_batch[1]
+        return self.head.loss(self(imgs), labels)
+
+    def val_step(self, data_batch):
+        """Like train_step, with plain cross-entropy (no label smoothing)."""
+        imgs, labels = data_batch[0], data_batch[1]
+        return self.head.loss(self(imgs), labels, valid_mode=True)
+
+    def test_step(self, data_batch):
+        """imgs [N, V, T, ...] (V views: clips x crops) or [N, T, ...] -> per-view scores [N, V, K]."""
+        imgs = data_batch[0]
+        if imgs.ndim == 5:
+            imgs = paddle.unsqueeze(imgs, 1)
+        n, v = imgs.shape[0], imgs.shape[1]
+        scores = self(paddle.reshape(imgs, [n * v] + list(imgs.shape[2:])))
+        return paddle.reshape(scores, [n, v, -1])
+
+    def infer_step(self, data_batch):
+        """[imgs] -> scores [N, K], the exported graph's computation."""
+        return self(data_batch[0])

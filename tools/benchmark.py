@@ -1,0 +1,29 @@
+"""Benchmarks: ``python tools/benchmark.py {loader,model,inference} [options]``.
+
+loader: data pipeline clips/s; model: TSM vs TSN twin (eval forward, train step, shift cost);
+inference: exported Paddle Inference predictor / ONNX Runtime per clip.
+"""
+import argparse
+import importlib
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+MODES = ("loader", "model", "inference")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="mode", required=True)
+    for mode in MODES:
+        module = importlib.import_module(f"paddlevideo_tsm.benchmarks.{mode}")
+        p = sub.add_parser(mode, help=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None)
+        module.add_arguments(p)
+        p.set_defaults(run=module.run)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
