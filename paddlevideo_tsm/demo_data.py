@@ -1,0 +1,312 @@
+"""Synthetic temporal data set: eight motion classes in time-reversal pairs.
+
+Every clip shows one shape on a smooth, noisy background. The odd class of each pair
+(move_right, move_down, shrink, rotate_anticlockwise) is its even partner played
+backwards, so single frames of the two classes are identically distributed and only
+frame order tells them apart: a model that ignores time (TSN) cannot beat chance
+inside a pair, while a temporal model (TSM) can.
+
+Layout written by `generate` under `out` (all list paths relative to `out`):
+  videos/<split>/<class>_<i>.avi               MJPG, 25 fps
+  frames/<split>/<class>_<i>/img_00001.jpg ...  JPEG quality 95
+  <split>_videos.list   "videos/<split>/<name>.avi <label>"
+  <split>_frames.list   "frames/<split>/<name> <num_frames> <label>"
+  label_map.txt         "<index> <class name>"
+  flip_label_map.txt    "<label> <label after a horizontal flip>"
+  DEMO_COMPLETE.json    generation parameters, written last
+"""
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+CLASS_NAMES = [
+    "move_left", "move_right",
+    "move_up", "move_down",
+    "grow", "shrink",
+    "rotate_clockwise", "rotate_anticlockwise",
+]
+# A horizontal mirror turns leftward motion rightward and reverses the sense of rotation;
+# vertical motion and size changes are unaffected.
+FLIP_LABEL_MAP = [1, 0, 2, 3, 4, 5, 7, 6]
+SPLITS = ("train", "val", "test")
+MARKER_NAME = "DEMO_COMPLETE.json"
+FRAME_TEMPLATE = "img_{:05d}.jpg"
+JPEG_QUALITY = 95
+VIDEO_FPS = 25.0
+
+# Unit-size outlines (x right, y down). The rotating classes only use shapes without
+# rotational symmetry so their direction of turn is visible in every frame pair.
+_SHAPES = {
+    "circle": [(math.cos(a), math.sin(a)) for a in np.linspace(0, 2 * math.pi, 32, endpoint=False)],
+    "square": [(-0.8, -0.8), (0.8, -0.8), (0.8, 0.8), (-0.8, 0.8)],
+    "triangle": [(math.cos(a), math.sin(a)) for a in (-math.pi / 2, math.pi / 6, 5 * math.pi / 6)],
+    "arrow": [(-1.0, -0.22), (0.15, -0.22), (0.15, -0.6), (1.0, 0.0),
+              (0.15, 0.6), (0.15, 0.22), (-1.0, 0.22)],
+    "ell": [(-0.6, -1.0), (-0.15, -1.0), (-0.15, 0.55), (0.75, 0.55), (0.75, 1.0), (-0.6, 1.0)],
+}
+_ASYMMETRIC_SHAPES = ("arrow", "ell")
+_ALL_SHAPES = tuple(_SHAPES)
+
+# Per-clip motion ranges, as fractions of the frame side or totals over the whole clip,
+# so a clip of any length or size shows a comparable amount of motion.
+_RADIUS = (0.12, 0.17)          # shape half-size for move and rotate classes
+_TRAVEL = (0.33, 0.48)          # distance covered by move classes
+_DRIFT = 0.06                   # at most this much sideways drift, well below _TRAVEL
+_GROW_R0 = (0.08, 0.11)         # starting half-size of grow clips
+_GROW_RATIO = (1.8, 2.5)        # final / starting size of grow clips
+_TURN_DEG = (120.0, 200.0)      # total turn of rotate clips
+_NOISE_SIGMA = (2.0, 6.0)       # per-frame Gaussian pixel noise
+_BG_RANGE = (70, 180)           # background colour range, kept away from the shape's extreme channel
+
+
+@dataclass
+class Clip:
+    """One generated clip.
+
+    frames: uint8 [T, S, S, 3] RGB; background: uint8 [S, S, 3] RGB, the noise-free background;
+    centers: float [T, 2] (x, y) px; radii: float [T] half-size px; angles: float [T] degrees,
+    increasing = clockwise on screen (image y points down); label, shape: class index, shape name.
+    """
+    frames: np.ndarray
+    background: np.ndarray
+    centers: np.ndarray
+    radii: np.ndarray
+    angles: np.ndarray
+    label: int
+    shape: str
+
+
+def _smooth_background(rng, size):
+    """Return a uint8 [S, S, 3] smooth random texture: coarse colour blobs plus finer ripples."""
+    coarse = rng.uniform(_BG_RANGE[0] + 15, _BG_RANGE[1] - 15, (int(rng.integers(3, 7)),) * 2 + (3,))
+    fine = rng.uniform(-15, 15, (int(rng.integers(8, 13)),) * 2 + (3,))
+    bg = cv2.resize(coarse.astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
+    bg += cv2.resize(fine.astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
+    return np.clip(bg, _BG_RANGE[0], _BG_RANGE[1]).round().astype(np.uint8)
+
+
+def _shape_colour(rng):
+    """Return an RGB colour with one channel pushed to an extreme, so it contrasts with any background."""
+    colour = rng.integers(0, 256, 3)
+    channel = int(rng.integers(3))
+    colour[channel] = rng.integers(0, 16) if rng.random() < 0.5 else rng.integers(240, 256)
+    return tuple(int(c) for c in colour)
+
+
+def shape_outline(shape, center, radius, angle_deg):
+    """Return float [N, 2] (x, y) vertices of `shape` scaled by radius, turned clockwise by angle_deg, at center."""
+    pts = np.asarray(_SHAPES[shape], dtype=np.float64) * radius
+    a = math.radians(angle_deg)
+    # With y pointing down, this standard rotation matrix turns clockwise on screen for angle > 0.
+    rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    return pts @ rot.T + np.asarray(center, dtype=np.float64)
+
+
+def _draw_shape(image, shape, center, radius, angle_deg, colour):
+    """Fill the shape_outline polygon into uint8 image [S, S, 3] in place."""
+    pts = shape_outline(shape, center, radius, angle_deg)
+    # Sub-pixel vertices (4 fractional bits) keep slow motion smooth instead of jumping by whole pixels.
+    fixed = np.round(pts * 16).astype(np.int32).reshape(-1, 1, 2)
+    cv2.fillPoly(image, [fixed], colour, lineType=cv2.LINE_AA, shift=4)
+
+
+def _trajectory(rng, pair, frames, size):
+    """Return (centers [T, 2], radii [T], angles [T]) for the even class of pair 0..3."""
+    t = np.linspace(0.0, 1.0, frames)
+    angle0 = rng.uniform(0, 360)
+    if pair == 2:  # grow
+        r0 = rng.uniform(*_GROW_R0) * size
+        radii = r0 * rng.uniform(*_GROW_RATIO) ** t
+        margin = radii[-1] + 1
+        center = rng.uniform(margin, size - margin, 2)
+        centers = np.repeat(center[None], frames, axis=0)
+        return centers, radii, np.full(frames, angle0)
+    radius = rng.uniform(*_RADIUS) * size
+    radii = np.full(frames, radius)
+    margin = radius + 2
+    if pair == 3:  # rotate clockwise
+        center = rng.uniform(margin, size - margin, 2)
+        turn = rng.uniform(*_TURN_DEG)
+        return np.repeat(center[None], frames, axis=0), radii, angle0 + turn * t
+    # pair 0: move_left (x decreases); pair 1: move_up (y decreases)
+    travel = rng.uniform(*_TRAVEL) * size
+    drift = rng.uniform(-_DRIFT, _DRIFT) * size
+    main_start = rng.uniform(margin + travel, size - margin)
+    side_start = rng.uniform(margin + max(0.0, -drift), size - margin - max(0.0, drift))
+    main = main_start - travel * t
+    side = side_start + drift * t
+    centers = np.stack([main, side], 1) if pair == 0 else np.stack([side, main], 1)
+    return centers, radii, np.full(frames, angle0)
+
+
+def make_clip(label, seed, frames=16, size=80):
+    """Return the Clip of class `label` drawn from integer `seed` (same arguments -> same arrays).
+
+    An odd label is its even partner with the same seed played backwards.
+    """
+    if not 0 <= label < len(CLASS_NAMES):
+        raise ValueError(f"label {label} out of range 0..{len(CLASS_NAMES) - 1}")
+    if frames < 2 or size < 16:
+        raise ValueError(f"need frames >= 2 and size >= 16, got frames={frames} size={size}")
+    if label % 2:
+        c = make_clip(label - 1, seed, frames, size)
+        return Clip(c.frames[::-1].copy(), c.background, c.centers[::-1].copy(), c.radii[::-1].copy(),
+                    c.angles[::-1].copy(), label, c.shape)
+    pair = label // 2
+    rng = np.random.default_rng(seed)
+    background = _smooth_background(rng, size)
+    shape = str(rng.choice(_ASYMMETRIC_SHAPES if pair == 3 else _ALL_SHAPES))
+    colour = _shape_colour(rng)
+    centers, radii, angles = _trajectory(rng, pair, frames, size)
+    sigma = rng.uniform(*_NOISE_SIGMA)
+    out = np.empty((frames, size, size, 3), np.uint8)
+    for i in range(frames):
+        canvas = background.copy()
+        _draw_shape(canvas, shape, centers[i], radii[i], angles[i], colour)
+        noisy = canvas.astype(np.float32) + rng.normal(0.0, sigma, canvas.shape).astype(np.float32)
+        out[i] = np.clip(noisy.round(), 0, 255).astype(np.uint8)
+    return Clip(out, background, centers, radii, angles, label, shape)
+
+
+def clip_seed(seed, split, label, index):
+    """Return the integer seed of clip `index` of class `label` in `split`, independent across all four."""
+    ss = np.random.SeedSequence([int(seed), SPLITS.index(split), int(label), int(index)])
+    return int(ss.generate_state(1, np.uint64)[0])
+
+
+def clip_name(label, index):
+    """Return the clip's file stem, e.g. 'move_left_0007'."""
+    return f"{CLASS_NAMES[label]}_{index:04d}"
+
+
+def write_video(path, frames):
+    """Write uint8 RGB [T, H, W, 3] frames to an MJPG .avi at `path`; raise OSError if it cannot."""
+    height, width = frames.shape[1:3]
+    # OpenCV's own MJPEG muxer: honours the quality setting and writes identical bytes every run.
+    writer = cv2.VideoWriter(path, cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter_fourcc(*"MJPG"),
+                             VIDEO_FPS, (width, height))
+    if not writer.isOpened():
+        raise OSError(f"{path}: cannot open an MJPG video writer")
+    writer.set(cv2.VIDEOWRITER_PROP_QUALITY, JPEG_QUALITY)
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame[..., ::-1]))
+    writer.release()
+
+
+def write_frames(folder, frames):
+    """Write uint8 RGB [T, H, W, 3] frames as folder/img_00001.jpg ... (JPEG quality 95)."""
+    os.makedirs(folder, exist_ok=True)
+    for i, frame in enumerate(frames):
+        path = os.path.join(folder, FRAME_TEMPLATE.format(i + 1))
+        if not cv2.imwrite(path, frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
+            raise OSError(f"{path}: cannot write JPEG")
+
+
+def _video_frame_count(path):
+    """Return the number of frames decord sees in `path`."""
+    import decord  # imported lazily: only needed for the read-back check
+    return len(decord.VideoReader(path))
+
+
+def _write_one(job):
+    """Generate and write one clip; job = (out, split, label, index, seed, frames, size). Returns the name."""
+    out, split, label, index, seed, frames, size = job
+    cv2.setNumThreads(1)
+    clip = make_clip(label, clip_seed(seed, split, label, index), frames, size)
+    name = clip_name(label, index)
+    # Frames and video are both encoded once from the same raw arrays, so either form decodes
+    # to nearly the same pixels (a second JPEG generation from decoded video would drift further).
+    write_frames(os.path.join(out, "frames", split, name), clip.frames)
+    video = os.path.join(out, "videos", split, name + ".avi")
+    write_video(video, clip.frames)
+    count = _video_frame_count(video)
+    if count != frames:
+        raise OSError(f"{video}: decord reads {count} frames, wrote {frames}")
+    return name
+
+
+def generation_params(seed, per_split, frames, size):
+    """Return the dict recorded in the completion marker (what makes two outputs identical)."""
+    return {"seed": int(seed), "per_class": {s: int(per_split[s]) for s in SPLITS},
+            "frames": int(frames), "size": int(size), "classes": list(CLASS_NAMES),
+            "format": 1}
+
+
+def read_marker(out):
+    """Return the parameters stored in out's completion marker, or None if there is none."""
+    path = os.path.join(out, MARKER_NAME)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None  # a broken marker means an incomplete output
+
+
+def remove_outputs(out):
+    """Delete only what `generate` writes under out (never the folder itself, which may hold other files)."""
+    marker = os.path.join(out, MARKER_NAME)
+    if os.path.exists(marker):
+        os.remove(marker)  # first, so a crash mid-removal leaves an output known to be incomplete
+    for sub in ("videos", "frames"):
+        shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
+    names = ["label_map.txt", "flip_label_map.txt"]
+    names += [f"{s}_{form}.list" for s in SPLITS for form in ("frames", "videos")]
+    for name in names:
+        path = os.path.join(out, name)
+        if os.path.exists(path):
+            os.remove(path)
+
+
+def _write_text(path, lines):
+    with open(path, "w") as f:
+        f.write("".join(line + "\n" for line in lines))
+
+
+def generate(out, seed=0, per_split=None, frames=16, size=80, workers=None):
+    """Write the whole demo set under `out` (see module docstring) and return the marker dict.
+
+    per_split: {'train': n, 'val': n, 'test': n} clips per class; workers: processes (default: CPUs).
+    """
+    per_split = per_split or {"train": 100, "val": 20, "test": 20}
+    for split in SPLITS:
+        if per_split[split] < 0:
+            raise ValueError(f"clips per class for {split} must be >= 0, got {per_split[split]}")
+    start = time.time()
+    remove_outputs(out)
+    for split in SPLITS:
+        os.makedirs(os.path.join(out, "videos", split), exist_ok=True)
+        os.makedirs(os.path.join(out, "frames", split), exist_ok=True)
+    jobs = [(out, split, label, i, seed, frames, size)
+            for split in SPLITS for label in range(len(CLASS_NAMES)) for i in range(per_split[split])]
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and len(jobs) > 1:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            list(pool.imap_unordered(_write_one, jobs, chunksize=8))
+    else:
+        for job in jobs:
+            _write_one(job)
+    # Lists are written in a fixed order (split, class, index) so they are byte-identical across runs.
+    for split in SPLITS:
+        entries = [(label, clip_name(label, i)) for label in range(len(CLASS_NAMES))
+                   for i in range(per_split[split])]
+        _write_text(os.path.join(out, f"{split}_frames.list"),
+                    [f"frames/{split}/{name} {frames} {label}" for label, name in entries])
+        _write_text(os.path.join(out, f"{split}_videos.list"),
+                    [f"videos/{split}/{name}.avi {label}" for label, name in entries])
+    _write_text(os.path.join(out, "label_map.txt"), [f"{i} {n}" for i, n in enumerate(CLASS_NAMES)])
+    _write_text(os.path.join(out, "flip_label_map.txt"), [f"{i} {j}" for i, j in enumerate(FLIP_LABEL_MAP)])
+    params = generation_params(seed, per_split, frames, size)
+    with open(os.path.join(out, MARKER_NAME), "w") as f:
+        json.dump(params, f, indent=1, sort_keys=True)
+        f.write("\n")
+    params["seconds"] = time.time() - start  # reported, not stored: the marker must not vary between runs
+    return params
