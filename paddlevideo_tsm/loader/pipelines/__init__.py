@@ -1,0 +1,3 @@
+"""Per-sample pipelines: a decoder, a frame sampler and image transforms, built from a config."""
+from .compose import Compose, build_pipeline
+from . import decode, sample, augmentations, to_array  # noqa: F401  (fill the PIPELINES registry)
