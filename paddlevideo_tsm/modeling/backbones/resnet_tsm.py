@@ -49,13 +49,52 @@ class ConvBNLayer(nn.Layer):
         return F.relu(y) if self.act == "relu" else y
 
 
-class BottleneckBlock(nn.Layer):
+def _conv_bn_unshifted(layer, x):
+    """Run a ConvBNLayer's conv -> BN -> act on ``x`` without its shift (the per-frame path
+    shifts with a cache instead); x [N, C, H, W] (or NHWC) -> [N, C', H', W']."""
+    y = layer._batch_norm(layer._conv(x))
+    return F.relu(y) if layer.act == "relu" else y
+
+
+class _OnlineStepMixin:
+    """Per-frame (online TSM) path shared by the residual blocks.
+
+    A shifted block keeps one cache: the past fold of its input from the previous frame,
+    ``[N, in_channels // shift_div, H, W]`` (or NHWC). Blocks without a shift keep none.
+    """
+
+    def shift_layer(self):
+        """This block's TemporalShift, or None."""
+        return self.inplace_shift if self.inplace_shift is not None else self.conv0.shift
+
+    def cache_channels(self):
+        """Channels of this block's online cache; 0 when the block does not shift."""
+        shift = self.shift_layer()
+        return 0 if shift is None else shift.cache_shape(self.in_channels)
+
+    def step(self, x, cache=None):
+        """One frame x [N, C, H, W] (or NHWC) + cache -> (out, new_cache); new_cache None if unshifted."""
+        if self.cache_channels() == 0:
+            shifted, new_cache = x, None
+        else:
+            if cache is None:
+                raise ValueError("a shifted block needs its cache (zeros for the first frame)")
+            shifted, new_cache = self.shift_layer().step(x, cache)
+        # residual place: only the branch sees the shift; in place: the identity does too
+        identity_in = shifted if self.inplace_shift is not None else x
+        y = self._branch_after_conv0(_conv_bn_unshifted(self.conv0, shifted))
+        identity = identity_in if self.short is None else self.short(identity_in)
+        return F.relu(y + identity), new_cache
+
+
+class BottleneckBlock(_OnlineStepMixin, nn.Layer):
     """1x1 -> 3x3 (stride) -> 1x1 (x4 channels), plus a projection ``short`` when shapes change."""
     expansion = 4
 
     def __init__(self, in_channels, channels, stride, data_format, shift=None, shift_place="residual"):
         super().__init__()
         out = channels * self.expansion
+        self.in_channels, self.stride = in_channels, stride
         self.inplace_shift = shift if shift_place == "inplace" else None
         self.conv0 = ConvBNLayer(in_channels, channels, 1, act="relu", data_format=data_format,
                                  shift=shift if shift_place == "residual" else None)
@@ -71,13 +110,17 @@ class BottleneckBlock(nn.Layer):
         identity = x if self.short is None else self.short(x)
         return F.relu(y + identity)
 
+    def _branch_after_conv0(self, y):
+        return self.conv2(self.conv1(y))
 
-class BasicBlock(nn.Layer):
+
+class BasicBlock(_OnlineStepMixin, nn.Layer):
     """3x3 (stride) -> 3x3, plus a projection ``short`` when shapes change."""
     expansion = 1
 
     def __init__(self, in_channels, channels, stride, data_format, shift=None, shift_place="residual"):
         super().__init__()
+        self.in_channels, self.stride = in_channels, stride
         self.inplace_shift = shift if shift_place == "inplace" else None
         self.conv0 = ConvBNLayer(in_channels, channels, 3, stride, act="relu", data_format=data_format,
                                  shift=shift if shift_place == "residual" else None)
@@ -91,6 +134,9 @@ class BasicBlock(nn.Layer):
         y = self.conv1(self.conv0(x))
         identity = x if self.short is None else self.short(x)
         return F.relu(y + identity)
+
+    def _branch_after_conv0(self, y):
+        return self.conv1(y)
 
 
 def block_name(depth, stage, index):
@@ -172,3 +218,47 @@ class ResNetTSM(nn.Layer):
         for name in self.block_names:
             x = getattr(self, name)(x)
         return x
+
+    # ---- online TSM: one frame at a time, shifted folds cached between frames ----
+
+    def online_blocks(self):
+        """Names of the blocks that keep an online cache, in the order of ``step``'s cache list."""
+        return [n for n in self.block_names if getattr(self, n).cache_channels() > 0]
+
+    def online_cache_shapes(self, batch, height, width):
+        """Cache shapes ``[N, fold, h, w]`` (NHWC: ``[N, h, w, fold]``) for frames of ``height x width``."""
+        def down(v):  # every stride-2 conv/pool here pads so that the output is ceil(v / 2)
+            return (v + 1) // 2
+        h, w = down(height), down(width)
+        if self.pool is not None:
+            h, w = down(h), down(w)
+        shapes = []
+        for name in self.block_names:
+            block = getattr(self, name)
+            fold = block.cache_channels()
+            if fold:  # cached from the block input, before the block's stride
+                shapes.append([batch, fold, h, w] if self.data_format == "NCHW" else [batch, h, w, fold])
+            if block.stride == 2:
+                h, w = down(h), down(w)
+        return shapes
+
+    def step(self, x, caches):
+        """One frame per stream x [N, 3, H, W] (or NHWC) + caches (list in ``online_blocks`` order)
+        -> (features [N, C, h, w] (or NHWC), new caches list). Eval only: BN uses running stats."""
+        caches = list(caches)
+        n_expected = len(self.online_blocks())
+        if len(caches) != n_expected:
+            raise ValueError(f"ResNetTSM.step: expected {n_expected} caches, got {len(caches)}")
+        x = self.conv(x)
+        if self.pool is not None:
+            x = self.pool(x)
+        new_caches, k = [], 0
+        for name in self.block_names:
+            block = getattr(self, name)
+            if block.cache_channels():
+                x, new_cache = block.step(x, caches[k])
+                new_caches.append(new_cache)
+                k += 1
+            else:
+                x, _ = block.step(x)
+        return x, new_caches
