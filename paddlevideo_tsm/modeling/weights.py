@@ -1,5 +1,6 @@
 """Loading weights: strict full checkpoints and lenient ``pretrained`` backbones."""
 import os
+import warnings
 
 import paddle
 
@@ -97,7 +98,10 @@ def load_pretrained(model, path, backbone_prefix="backbone.", head_prefix="head.
     if skipped:
         logger.warning(f"{path}: skipped {len(skipped)} head tensors of another shape: {_short(skipped)}")
     ignored = [k for k in renamed if k not in model_state]
-    model.set_state_dict(to_load)
+    with warnings.catch_warnings():
+        # paddle warns once per tensor left at its initial value (the skipped head): logged above
+        warnings.simplefilter("ignore")
+        model.set_state_dict(to_load)
     logger.info(f"loaded {len(to_load)} tensors from {path}"
                 + (f" ({len(ignored)} tensors not in the model ignored)" if ignored else ""))
     return len(to_load)

@@ -89,18 +89,22 @@ def apply_override(cfg, override, path="<overrides>"):
     elif isinstance(node, dict):
         old = node.get(last)
         if old is not None and value is not None and not _compatible(old, value):
-            raise ConfigError(f"{path}: override key '{key}' expects {type(old).__name__}, "
-                              f"got {type(value).__name__} ({raw.strip()!r})")
+            raise ConfigError(f"{path}: override key '{key}' expects {_type_name(old)}, "
+                              f"got {_type_name(value)} ({raw.strip()!r})")
         node[last] = value
     else:
         raise ConfigError(f"{path}: override key '{key}' does not name a config entry")
 
 
+def _type_name(value):
+    return "mapping" if isinstance(value, dict) else type(value).__name__
+
+
 def _compatible(old, new):
     if isinstance(old, bool) or isinstance(new, bool):
         return isinstance(old, bool) == isinstance(new, bool)
-    if isinstance(old, (int, float)) and isinstance(new, (int, float)):
-        return True
+    if isinstance(old, (int, float)) or isinstance(new, (int, float)):
+        return isinstance(old, (int, float)) and isinstance(new, (int, float))
     if isinstance(old, dict) or isinstance(new, dict):
         return isinstance(old, dict) and isinstance(new, dict)
     if isinstance(old, list) or isinstance(new, list):
