@@ -1,0 +1,53 @@
+"""Frames of a video file or camera, one at a time, as RGB uint8 [H, W, 3]."""
+import os
+
+import cv2
+
+
+class FrameSourceError(ValueError):
+    """A video or camera that cannot be opened (one line naming it)."""
+
+
+def _cv2_frames(cap):
+    try:
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    finally:
+        cap.release()
+
+
+def _decord_frames(path):
+    import decord
+    try:
+        reader = decord.VideoReader(path)
+    except Exception as e:  # decord raises DECORDError and RuntimeError kinds
+        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise FrameSourceError(f"{path}: cannot open video ({msg})") from None
+    for i in range(len(reader)):
+        yield reader[i].asnumpy()
+
+
+def video_frames(path):
+    """Iterate the frames of the video file ``path`` in order (OpenCV, else decord)."""
+    if not os.path.isfile(path):
+        raise FrameSourceError(f"{path}: video file not found")
+    cap = cv2.VideoCapture(path)
+    if cap.isOpened():
+        return _cv2_frames(cap)
+    cap.release()
+    return _decord_frames(path)
+
+
+def camera_frames(index):
+    """Iterate frames from camera ``index`` until it stops; FrameSourceError when there is none."""
+    if not any(os.path.exists(f"/dev/video{i}") for i in range(64)) and os.name == "posix":
+        raise FrameSourceError(f"camera {index}: no camera device found (/dev/video* absent); "
+                               f"use --input_file VIDEO")
+    cap = cv2.VideoCapture(int(index))
+    if not cap.isOpened():
+        cap.release()
+        raise FrameSourceError(f"camera {index}: cannot open camera; use --input_file VIDEO")
+    return _cv2_frames(cap)

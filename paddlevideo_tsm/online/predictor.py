@@ -1,0 +1,91 @@
+"""Run an exported per-frame online TSM model with Paddle Inference, feeding the caches back."""
+import json
+import os
+
+import numpy as np
+
+
+class OnlineModelError(ValueError):
+    """An exported online model that cannot be loaded or does not look like one (one line)."""
+
+
+def _make_config(model_file, params_file, cpu_threads, use_mkldnn):
+    import paddle.inference as pi
+    for path in (model_file, params_file):
+        if not os.path.isfile(path):
+            raise OnlineModelError(f"{path}: model file not found")
+    config = pi.Config(model_file, params_file)
+    config.disable_gpu()
+    config.disable_glog_info()
+    if use_mkldnn:
+        config.enable_mkldnn()
+    config.set_cpu_math_library_num_threads(int(cpu_threads or os.cpu_count() or 1))
+    return config
+
+
+def read_meta(model_file):
+    """The export's sidecar ``NAME.online.json`` (input names and shapes) next to ``model_file``."""
+    from .export import META_SUFFIX
+    path = os.path.splitext(model_file)[0] + META_SUFFIX
+    if not os.path.isfile(path):
+        raise OnlineModelError(f"{path}: not found; it is written next to the model by export_online "
+                               f"(tools/export_model.py --online): re-export the model")
+    try:
+        with open(path) as f:
+            meta = json.load(f)
+        return {name: list(shape) for name, shape in meta["inputs"]}
+    except (ValueError, KeyError, TypeError) as e:
+        raise OnlineModelError(f"{path}: unreadable online model description ({type(e).__name__}: {e})") from None
+
+
+class OnlinePredictor:
+    """One stream through an exported online model: ``step(frame) -> scores [K]``.
+
+    frame: float32 [1, 3, H, W] (or [1, H, W, 3] for an NHWC export), i.e. one preprocessed frame.
+    Holds the caches between calls; ``reset()`` sets them to zero (a new stream).
+    """
+
+    def __init__(self, model_file, params_file, cpu_threads=None, use_mkldnn=True):
+        import paddle.inference as pi
+        try:
+            self.predictor = pi.create_predictor(_make_config(model_file, params_file, cpu_threads, use_mkldnn))
+        except OnlineModelError:
+            raise
+        except Exception as e:  # paddle raises several kinds on an unreadable program
+            msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise OnlineModelError(f"{model_file}: cannot load model ({msg})") from None
+        names = self.predictor.get_input_names()
+        if "frame" not in names:
+            raise OnlineModelError(f"{model_file}: not an online TSM export (no 'frame' input; inputs {names})")
+        self.cache_names = sorted(n for n in names if n.startswith("cache_"))
+        outputs = self.predictor.get_output_names()
+        if len(outputs) != 1 + len(self.cache_names):
+            raise OnlineModelError(f"{model_file}: expected {1 + len(self.cache_names)} outputs "
+                                   f"(scores + caches), got {len(outputs)}")
+        # a predictor reports input shapes only once fed, so they come from the export's sidecar
+        shapes = read_meta(model_file)
+        if sorted(shapes) != sorted(names):
+            raise OnlineModelError(f"{model_file}: inputs {names} do not match its .online.json {sorted(shapes)}")
+        self.frame_handle = self.predictor.get_input_handle("frame")
+        self.frame_shape = shapes["frame"]
+        self.cache_handles = [self.predictor.get_input_handle(n) for n in self.cache_names]
+        self.cache_shapes = [shapes[n] for n in self.cache_names]
+        self.output_handles = [self.predictor.get_output_handle(n) for n in outputs]
+        self.reset()
+
+    def reset(self):
+        """Zero the caches: the next frame starts a new stream."""
+        self.caches = [np.zeros(s, dtype="float32") for s in self.cache_shapes]
+
+    def step(self, frame):
+        """Run one frame (float32, shape ``frame_shape``); return its scores [K] and keep the caches."""
+        frame = np.ascontiguousarray(frame, dtype="float32")
+        if list(frame.shape) != self.frame_shape:
+            raise ValueError(f"frame shape {list(frame.shape)} does not match the model input {self.frame_shape}")
+        self.frame_handle.copy_from_cpu(frame)
+        for handle, cache in zip(self.cache_handles, self.caches):
+            handle.copy_from_cpu(cache)
+        self.predictor.run()
+        outs = [h.copy_to_cpu() for h in self.output_handles]
+        self.caches = outs[1:]
+        return outs[0].reshape(-1)
