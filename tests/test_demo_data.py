@@ -1,0 +1,272 @@
+"""Demo data generator: file layout, decodability, motion semantics from pixels, pairing, flips, determinism."""
+import hashlib
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from paddlevideo_tsm import demo_data as dd
+
+ROOT = Path(__file__).resolve().parents[1]
+FRAMES, SIZE, PER = 8, 56, 2  # 48 px videos trip a decord bug (see check_video)
+PER_SPLIT = {"train": PER, "val": PER, "test": PER}
+N_CLASSES = len(dd.CLASS_NAMES)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    dd.generate(str(out), seed=3, per_split=PER_SPLIT, frames=FRAMES, size=SIZE, workers=2)
+    return out
+
+
+def _tree_digest(folder):
+    """Map each file's relative path -> md5 of its bytes."""
+    return {str(p.relative_to(folder)): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def _read_frames(folder, count):
+    return np.stack([cv2.imread(str(Path(folder) / f"img_{i:05d}.jpg"))[..., ::-1] for i in range(1, count + 1)])
+
+
+def _read_video(path):
+    import decord
+    vr = decord.VideoReader(str(path))
+    return vr.get_batch(list(range(len(vr)))).asnumpy()
+
+
+def _measure(frames, background, colour):
+    """Per frame, from pixels: centroid (x, y), area px and principal-axis angle (deg, clockwise-positive).
+
+    Each pixel's shape coverage is its projection from the known background onto the shape colour
+    (anti-aliasing and JPEG blur move coverage around but keep its sum); only the largest region
+    above half coverage, grown by 2 px, counts, so far-off noise does not.
+    """
+    bg = background.astype(np.float32)
+    toward = np.asarray(colour, np.float32) - bg
+    norm = (toward ** 2).sum(-1)
+    cents, areas, angles = [], [], []
+    for frame in frames:
+        cover = ((frame.astype(np.float32) - bg) * toward).sum(-1) / norm
+        n, lab, stats, _ = cv2.connectedComponentsWithStats((cover > 0.5).astype(np.uint8), connectivity=8)
+        assert n > 1, "no shape found in a frame"
+        core = (lab == 1 + np.argmax(stats[1:, cv2.CC_STAT_AREA])).astype(np.uint8)
+        region = cv2.dilate(core, np.ones((5, 5), np.uint8)).astype(bool)
+        m = cv2.moments(np.where(region, np.clip(cover, 0, 1), 0).astype(np.float32))
+        cents.append((m["m10"] / m["m00"], m["m01"] / m["m00"]))
+        areas.append(m["m00"])
+        # y points down, so a growing atan2 angle is a clockwise turn on screen.
+        angles.append(0.5 * math.degrees(math.atan2(2 * m["mu11"], m["mu20"] - m["mu02"])))
+    return np.array(cents), np.array(areas), np.array(angles)
+
+
+def _total_turn(axis_angles):
+    """Sum of frame-to-frame axis angle changes, each wrapped to (-90, 90] (axes repeat every 180 deg)."""
+    d = np.diff(axis_angles)
+    return float(np.sum((d + 90) % 180 - 90))
+
+
+def _classify(frames, background, colour):
+    """Name the motion seen in pixels: a label index, or -1 if nothing clear happens."""
+    cents, areas, angles = _measure(frames, background, colour)
+    size = frames.shape[1]
+    ratio = areas[-1] / areas[0]
+    if ratio > 2.0:
+        return dd.CLASS_NAMES.index("grow")
+    if ratio < 0.5:
+        return dd.CLASS_NAMES.index("shrink")
+    dx, dy = cents[-1] - cents[0]
+    if max(abs(dx), abs(dy)) > 0.2 * size:
+        if abs(dx) > abs(dy):
+            return dd.CLASS_NAMES.index("move_right" if dx > 0 else "move_left")
+        return dd.CLASS_NAMES.index("move_down" if dy > 0 else "move_up")
+    turn = _total_turn(angles)
+    if abs(turn) > 60:
+        return dd.CLASS_NAMES.index("rotate_clockwise" if turn > 0 else "rotate_anticlockwise")
+    return -1
+
+
+def _polygon_centroid_area(pts):
+    """Shoelace formula: (centroid (x, y), area) of a simple polygon [N, 2]."""
+    x, y = pts[:, 0], pts[:, 1]
+    xn, yn = np.roll(x, -1), np.roll(y, -1)
+    cross = x * yn - xn * y
+    area = cross.sum() / 2
+    return np.array([((x + xn) * cross).sum(), ((y + yn) * cross).sum()]) / (6 * area), abs(area)
+
+
+def _disk_clips(demo, split):
+    """Yield (label, name, clip regenerated from its seed, frames decoded from disk) for one split."""
+    for label in range(N_CLASSES):
+        for i in range(PER):
+            name = dd.clip_name(label, i)
+            clip = dd.make_clip(label, dd.clip_seed(3, split, label, i), FRAMES, SIZE)
+            yield label, name, clip, _read_frames(demo / "frames" / split / name, FRAMES)
+
+
+def test_lists_and_maps_have_exact_formats(demo):
+    for split in dd.SPLITS:
+        expected = [(label, dd.clip_name(label, i)) for label in range(N_CLASSES) for i in range(PER)]
+        frame_lines = (demo / f"{split}_frames.list").read_text().splitlines()
+        video_lines = (demo / f"{split}_videos.list").read_text().splitlines()
+        assert frame_lines == [f"frames/{split}/{n} {FRAMES} {lab}" for lab, n in expected]
+        assert video_lines == [f"videos/{split}/{n}.avi {lab}" for lab, n in expected]
+        for line in frame_lines:
+            path, count, label = re.fullmatch(r"(frames/\w+/[a-z_]+_\d{4}) (\d+) (\d+)", line).groups()
+            assert path.split("/")[-1].startswith(dd.CLASS_NAMES[int(label)] + "_")
+            assert (demo / path).is_dir()
+        for line in video_lines:
+            path, label = re.fullmatch(r"(videos/\w+/[a-z_]+_\d{4}\.avi) (\d+)", line).groups()
+            assert (demo / path).is_file()
+    assert (demo / "label_map.txt").read_text() == "".join(f"{i} {n}\n" for i, n in enumerate(dd.CLASS_NAMES))
+    # Reference flip map from the names: mirroring swaps left<->right and clockwise<->anticlockwise.
+    swap = {"left": "right", "right": "left", "clockwise": "anticlockwise", "anticlockwise": "clockwise"}
+    by_name = [dd.CLASS_NAMES.index("_".join(swap.get(w, w) for w in n.split("_"))) for n in dd.CLASS_NAMES]
+    assert dd.FLIP_LABEL_MAP == by_name
+    assert (demo / "flip_label_map.txt").read_text() == "".join(f"{i} {j}\n" for i, j in enumerate(by_name))
+    assert [dd.FLIP_LABEL_MAP[j] for j in dd.FLIP_LABEL_MAP] == list(range(N_CLASSES))
+
+
+def test_lists_parse_with_project_reader(demo):
+    list_file = pytest.importorskip("paddlevideo_tsm.loader.datasets.list_file")
+    names = list_file.read_label_map(str(demo / "label_map.txt"))
+    assert names == dd.CLASS_NAMES
+    for split in dd.SPLITS:
+        frames = list_file.read_list(str(demo / f"{split}_frames.list"), "frame", str(demo), names)
+        videos = list_file.read_list(str(demo / f"{split}_videos.list"), "video", str(demo), names)
+        assert len(frames) == len(videos) == N_CLASSES * PER
+        for f, v in zip(frames, videos):
+            assert f.label == v.label and f.frames_len == FRAMES
+            assert Path(f.path) == demo / "frames" / split / Path(v.path).stem
+            assert len(os.listdir(f.path)) == f.frames_len
+
+
+def test_frame_folders_and_videos_hold_the_listed_frame_count(demo):
+    import decord
+    for split in dd.SPLITS:
+        for line in (demo / f"{split}_frames.list").read_text().splitlines():
+            path, count, _ = line.split()
+            files = sorted(os.listdir(demo / path))
+            assert files == [f"img_{i:05d}.jpg" for i in range(1, int(count) + 1)]
+        for line in (demo / f"{split}_videos.list").read_text().splitlines():
+            assert len(decord.VideoReader(str(demo / line.split()[0]))) == FRAMES
+
+
+def _blur(frames):
+    return np.stack([cv2.blur(f, (5, 5)) for f in frames.astype(np.float32)])
+
+
+def test_frames_and_video_decode_to_the_same_content(demo):
+    # Frame files are JPEG q95 re-encodings of the decoded video; decoders and the re-encoding differ
+    # in pixel noise (mean abs 1.3-3.1 grey levels seen at 56 px), not in content: after a 5x5 box blur
+    # frames and video agree within 1.0 (0.45-0.73 seen), far below a one-frame time shift.
+    for label, name, clip, frames in _disk_clips(demo, "test"):
+        video = _read_video(demo / "videos" / "test" / f"{name}.avi")
+        assert video.shape == frames.shape == clip.frames.shape
+        assert np.abs(video.astype(np.float64) - frames).mean() < 3.5, name
+        same = np.abs(_blur(video) - _blur(frames)).mean()
+        assert same < 1.0, name
+        assert np.abs(_blur(clip.frames) - _blur(frames)).mean() < 1.5, name
+        shifted = np.abs(_blur(video[1:]) - _blur(frames[:-1])).mean()
+        assert shifted > 1.5 * same, name
+
+
+def test_labels_match_motion_measured_from_pixels(demo):
+    for split in dd.SPLITS:
+        for label, name, clip, frames in _disk_clips(demo, split):
+            assert _classify(frames, clip.background, clip.colour) == label, f"{split}/{name}"
+            cents, areas, angles = _measure(frames, clip.background, clip.colour)
+            ref = [_polygon_centroid_area(dd.shape_outline(clip.shape, c, r, a))
+                   for c, r, a in zip(clip.centers, clip.radii, clip.angles)]
+            ref_cents = np.array([c for c, _ in ref])
+            ref_areas = np.array([a for _, a in ref])
+            # Pixels agree with the generator's ground truth (seen: centroid <= 0.18 px, area within
+            # 10% + 3.6 px^2, turn within 2 deg; JPEG and per-frame noise account for the rest).
+            assert np.abs(cents - ref_cents).max() < 0.5, f"{split}/{name}"
+            assert np.all(np.abs(areas - ref_areas) < 0.1 * ref_areas + 8), f"{split}/{name}"
+            if clip.shape in ("arrow", "ell"):
+                gt_turn = clip.angles[-1] - clip.angles[0]
+                assert abs(_total_turn(angles) - gt_turn) < 5, f"{split}/{name}"
+
+
+@pytest.mark.parametrize("seed", [0, 11, 12345])
+def test_odd_class_is_even_partner_reversed_in_time(seed):
+    for even in range(0, N_CLASSES, 2):
+        a = dd.make_clip(even, seed, FRAMES, SIZE)
+        b = dd.make_clip(even + 1, seed, FRAMES, SIZE)
+        assert np.array_equal(b.frames, a.frames[::-1])
+        assert np.array_equal(b.centers, a.centers[::-1]) and np.array_equal(b.radii, a.radii[::-1])
+        assert np.array_equal(b.angles, a.angles[::-1]) and np.array_equal(b.background, a.background)
+        assert not np.array_equal(a.frames, dd.make_clip(even, seed + 1, FRAMES, SIZE).frames)
+
+
+def test_horizontal_flip_gives_the_flip_map_label(demo):
+    for label, name, clip, frames in _disk_clips(demo, "val"):
+        flipped = _classify(frames[:, :, ::-1], clip.background[:, ::-1], clip.colour)
+        assert flipped == dd.FLIP_LABEL_MAP[label], name
+    right = dd.CLASS_NAMES.index("move_right")
+    clip = dd.make_clip(right, 5, FRAMES, SIZE)
+    cents, _, _ = _measure(clip.frames[:, :, ::-1], clip.background[:, ::-1], clip.colour)
+    assert cents[-1, 0] - cents[0, 0] < -0.2 * SIZE
+    assert dd.CLASS_NAMES[dd.FLIP_LABEL_MAP[right]] == "move_left"
+
+
+def test_same_seed_gives_identical_bytes_and_other_seed_differs(demo, tmp_path):
+    again = tmp_path / "again"
+    dd.generate(str(again), seed=3, per_split=PER_SPLIT, frames=FRAMES, size=SIZE, workers=1)
+    first = _tree_digest(demo)
+    assert len(first) == 3 * N_CLASSES * PER * (FRAMES + 1) + 6 + 2 + 1
+    assert _tree_digest(again) == first
+    other = tmp_path / "other"
+    dd.generate(str(other), seed=4, per_split={"train": 1, "val": 0, "test": 0}, frames=FRAMES, size=SIZE,
+                workers=1)
+    name = dd.clip_name(0, 0)
+    assert (other / "videos/train" / f"{name}.avi").read_bytes() != (demo / "videos/train" / f"{name}.avi").read_bytes()
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "make_demo_data.py"), *args],
+                          capture_output=True, text=True, cwd=ROOT)
+
+
+def test_cli_is_idempotent_and_refuses_other_parameters_without_force(tmp_path):
+    out = tmp_path / "d"
+    small = ["--out", str(out), "--train_per_class", "1", "--val_per_class", "1", "--test_per_class", "0",
+             "--frames", "4", "--size", "32", "--workers", "1"]
+    first = _cli(*small)
+    assert first.returncode == 0, first.stderr
+    digest = _tree_digest(out)
+    marker = out / dd.MARKER_NAME
+    stamp = marker.stat().st_mtime_ns
+    again = _cli(*small)
+    assert again.returncode == 0 and "already complete" in again.stdout
+    assert marker.stat().st_mtime_ns == stamp and _tree_digest(out) == digest
+
+    other = _cli(*small, "--seed", "1")
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    assert len(other.stderr.strip().splitlines()) == 1 and "--force" in other.stderr and str(marker) in other.stderr
+    forced = _cli(*small, "--seed", "1", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert dd.read_marker(str(out))["seed"] == 1 and _tree_digest(out) != digest
+
+    # Output without a marker counts as incomplete: a rerun rebuilds it, including lost files.
+    marker.unlink()
+    lost = out / "frames/train" / dd.clip_name(0, 0) / "img_00002.jpg"
+    lost.unlink()
+    rebuilt = _cli(*small, "--seed", "1")
+    assert rebuilt.returncode == 0 and "wrote 16 clips" in rebuilt.stdout and lost.is_file()
+
+
+def test_cli_rejects_bad_arguments_in_one_line(tmp_path):
+    bad = _cli("--out", str(tmp_path / "x"), "--frames", "1", "--size", "8")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().count("\n") == 0
+    assert "--frames must be >= 2, got 1" in bad.stderr and "--size must be >= 16, got 8" in bad.stderr
+    assert not (tmp_path / "x").exists()
