@@ -1,0 +1,80 @@
+"""``tools/export_model.py``: a config + weights -> NAME.pdmodel/.json + NAME.pdiparams (+ optional .onnx)."""
+import argparse
+import os
+import sys
+
+from .errors import InferenceError
+
+
+def add_arguments(parser):
+    """The exporter's command line options (PaddleVideo names)."""
+    a = parser.add_argument
+    a("-c", "--config", required=True, help="the model's YAML config")
+    a("-p", "--pretrained_params", dest="weights", default=None,
+      help="trained .pdparams (strictly loaded); without it a random init is exported")
+    a("-o", "--output_path", dest="out_dir", required=True, help="output folder")
+    a("--override", action="append", default=[], help="config override KEY=VALUE (repeatable)")
+    a("--num_seg", type=int, default=None, help="frames per clip (default INFERENCE.num_seg)")
+    a("--img_size", type=int, default=None, help="input size (default INFERENCE.target_size)")
+    a("--batch_size", type=int, default=-1, help="fixed batch; -1 (default) = dynamic")
+    a("--save_name", default=None, help="file name stem (default model_name)")
+    a("--format", choices=("pdmodel", "json"), default="pdmodel", help="old-IR .pdmodel or PIR .json")
+    a("--onnx", action="store_true", help="also write NAME.onnx with paddle2onnx")
+    a("--online", action="store_true", help="export the online (streaming) TSM step model")
+    return parser
+
+
+def _split_overrides(argv):
+    """Accept PaddleVideo's ``-o KEY=VAL`` next to ``-o OUT_DIR``: an -o value with '=' is an override."""
+    out, i = [], 0
+    argv = list(argv)
+    while i < len(argv):
+        if argv[i] == "-o" and i + 1 < len(argv) and "=" in argv[i + 1]:
+            out += ["--override", argv[i + 1]]
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
+def run(args):
+    """Export per ``args``; prints the files and the input shape; returns the exit code."""
+    from ..modeling.weights import CheckpointError
+    from ..utils.config import ConfigError, get_config
+    from .export import export_from_config, inference_settings, input_shape
+    from .model_file import params_file_for
+
+    try:
+        cfg = get_config(args.config, args.override)
+        save_name = args.save_name or cfg.get("model_name") or "model"
+        if args.online:
+            try:
+                from ..online import export_online
+            except ImportError as exc:
+                raise InferenceError(f"--online needs paddlevideo_tsm.online.export_online, which is not "
+                                     f"available ({exc})") from None
+            written = export_online(cfg, args.weights, args.out_dir, save_name, args.format)
+            shape = None
+        else:
+            written, shape = export_from_config(cfg, args.weights, args.out_dir, save_name, args.num_seg,
+                                                args.img_size, args.batch_size, args.format)
+        if args.onnx:
+            from .onnx import convert_to_onnx
+            model_file = next(f for f in written if f.endswith((".pdmodel", ".json")))
+            written = list(written) + [convert_to_onnx(model_file, params_file_for(model_file),
+                                                       os.path.join(args.out_dir, save_name + ".onnx"))]
+    except (ConfigError, CheckpointError, InferenceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in written or []:
+        print(f"wrote {path}")
+    if shape is not None:
+        print(f"input shape: {shape} (float32, {'dynamic' if shape[0] == -1 else 'fixed'} batch)")
+    return 0
+
+
+def main(argv=None):
+    parser = add_arguments(argparse.ArgumentParser(description=__doc__))
+    argv = sys.argv[1:] if argv is None else argv
+    return run(parser.parse_args(_split_overrides(argv)))

@@ -1,0 +1,36 @@
+"""Scores -> class probabilities: average over views, softmax, top-k, class names."""
+import numpy as np
+
+
+def average_views(scores):
+    """Per-view scores [N, V, K] (or [V, K] for one video) -> [N, K] (or [K]): mean over V."""
+    scores = np.asarray(scores, dtype=np.float64)
+    return scores.mean(axis=-2)
+
+
+def softmax(scores, axis=-1):
+    """Numerically stable softmax of ``scores`` along ``axis``; same shape, float64."""
+    z = np.asarray(scores, dtype=np.float64)
+    z = z - z.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def video_probabilities(view_scores):
+    """Logits of one video's views [V, K] -> class probabilities [K]: softmax of the view mean."""
+    return softmax(average_views(view_scores))
+
+
+def top_k(probs, k):
+    """probs [K] -> (class ids [min(k, K)] by falling probability, their probabilities); ties by id."""
+    probs = np.asarray(probs)
+    k = max(1, min(int(k), probs.shape[-1]))
+    order = np.argsort(-probs, kind="stable")[:k]
+    return order.astype(int).tolist(), probs[order].astype(float).tolist()
+
+
+def class_name(names, class_id):
+    """Name of ``class_id`` in the list ``names`` (None when there is no map or it is too short)."""
+    if names is None or class_id >= len(names):
+        return None
+    return names[class_id]

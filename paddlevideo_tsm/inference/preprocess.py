@@ -1,0 +1,49 @@
+"""The test pipeline of a config applied to one input: a video or a frame folder -> its views."""
+import copy
+
+from ..utils.config import ConfigError
+
+DECODERS = {"video": "VideoDecoder", "frame": "FrameDecoder"}
+
+
+def _pipeline_cfg_for(test_cfg, kind):
+    """PIPELINE.test with its decoder swapped for ``kind`` when the config decodes the other kind."""
+    cfg = copy.deepcopy(dict(test_cfg))
+    decode = cfg.get("decode") or {}
+    if decode.get("name") != DECODERS[kind]:
+        cfg["decode"] = {"name": DECODERS[kind]}
+    return cfg
+
+
+class Preprocessor:
+    """PIPELINE.test (+ num_clips) -> callable(path, kind) returning float32 views [V, T, ...].
+
+    The same pipeline code and view stacking (loader.views.load_views) as the test-mode dataset.
+    """
+
+    def __init__(self, test_pipeline_cfg, num_clips=1, where="PIPELINE.test"):
+        if not isinstance(test_pipeline_cfg, dict) or not test_pipeline_cfg.get("decode"):
+            raise ConfigError(f"{where}: the config needs a test pipeline with a decoder "
+                              "(PIPELINE.test.decode)")
+        self.cfg, self.num_clips, self.where = test_pipeline_cfg, int(num_clips), where
+        self._pipelines = {}
+
+    def pipeline(self, kind):
+        """The built pipeline for 'video' or 'frame' inputs (built once)."""
+        from ..loader import build_pipeline
+
+        if kind not in self._pipelines:
+            self._pipelines[kind] = build_pipeline(_pipeline_cfg_for(self.cfg, kind), self.where)
+        return self._pipelines[kind]
+
+    def __call__(self, path, kind):
+        """path of a video ('video') or frame folder ('frame') -> float32 views [V, T, C, H, W] (or NHWC)."""
+        from ..loader.views import load_views
+
+        return load_views(self.pipeline(kind), {"filename": path}, self.num_clips)
+
+
+def num_test_clips(cfg):
+    """Number of test clips per video: DATASET.test.num_clips, else 1."""
+    test = (cfg.get("DATASET") or {}).get("test") or {}
+    return int(test.get("num_clips", 1) or 1)
