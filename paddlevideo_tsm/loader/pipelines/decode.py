@@ -70,38 +70,45 @@ class FrameDecoder:
 
 
 class Cv2VideoReader:
-    """A video read front to back with OpenCV, keeping only requested frames (no random seek)."""
+    """A video read front to back with OpenCV, keeping only requested frames (no random seek).
+
+    For clips with few keyframes (every sampled frame needs decoding from the start anyway) this
+    is faster than seeking: grab() decodes without the colour conversion done for kept frames.
+    """
 
     def __init__(self, path):
         self.path = path
-        cap = cv2.VideoCapture(path)
-        if not cap.isOpened():
+        self._cap = cv2.VideoCapture(path)
+        if not self._cap.isOpened():
             raise DataError(f"{path}: cannot open video (OpenCV)")
-        self._len = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        cap.release()
+        self._len = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self._pos = 0
 
     def __len__(self):
         return self._len
 
     def get_frames(self, indices):
         """RGB uint8 array [len(indices), H, W, 3] for sorted unique ``indices``."""
-        cap = cv2.VideoCapture(self.path)
-        wanted = set(int(i) for i in indices)
-        out = {}
-        try:
-            for pos in range(max(wanted) + 1):
-                # grab() skips colour conversion; retrieve() only for frames we keep
-                if not cap.grab():
-                    raise DataError(f"{self.path}: video ended at frame {pos}, "
-                                    f"frame {max(wanted)} was requested")
-                if pos in wanted:
-                    ok, bgr = cap.retrieve()
-                    if not ok:
-                        raise DataError(f"{self.path}: cannot decode frame {pos}")
-                    out[pos] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        finally:
-            cap.release()
+        if self._cap is None or int(indices[0]) < self._pos:
+            self._cap = cv2.VideoCapture(self.path)  # rewinding by seek is unreliable: reopen
+            self._pos = 0
+        cap, wanted, out = self._cap, set(int(i) for i in indices), {}
+        last = max(wanted)
+        while self._pos <= last:
+            if not cap.grab():
+                raise DataError(f"{self.path}: video ended at frame {self._pos}, frame {last} was requested")
+            if self._pos in wanted:
+                ok, bgr = cap.retrieve()
+                if not ok:
+                    raise DataError(f"{self.path}: cannot decode frame {self._pos}")
+                out[self._pos] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            self._pos += 1
         return np.stack([out[int(i)] for i in indices])
+
+    def close(self):
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
 
 
 @PIPELINES.register
@@ -166,7 +173,10 @@ def _read_video_frames(results, unique):
     path = results["filename"]
     try:
         if isinstance(reader, Cv2VideoReader):
-            batch = reader.get_frames(unique)
+            try:
+                batch = reader.get_frames(unique)
+            finally:
+                reader.close()
         else:
             batch = reader.get_batch([int(i) for i in unique]).asnumpy()
     except DataError:

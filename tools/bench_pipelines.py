@@ -1,0 +1,97 @@
+"""Clips per second of the TSM train/valid pipeline in one process, with time per step.
+
+    python tools/bench_pipelines.py [--data ../shared/data] [--seconds 5] [--mode train] [--cv2-threads 1]
+
+Frames are timed on a 131-frame JPEG folder extracted from example.avi into a temp dir (and on
+rawframes/img_sample); videos on the two shared .avi clips with the decord and the cv2 backend.
+The machine is shared: run it twice and take the better run.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections import defaultdict
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from paddlevideo_tsm.loader import build_pipeline  # noqa: E402
+
+NORM = {"Normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}
+TRANSFORMS = {
+    "train": [{"Scale": {"short_size": 256}}, {"MultiScaleCrop": {"target_size": 256}},
+              {"RandomCrop": {"target_size": 224}}, {"RandomFlip": None}, {"Image2Array": None}, NORM],
+    "valid": [{"Scale": {"short_size": 256}}, {"CenterCrop": {"target_size": 224}}, {"Image2Array": None}, NORM],
+}
+
+
+def make_pipeline(decoder, mode, backend=None):
+    decode = {"name": decoder}
+    if backend:
+        decode["backend"] = backend
+    return build_pipeline({"decode": decode,
+                           "sample": {"name": "Sampler", "num_seg": 8, "seg_len": 1, "valid_mode": mode == "valid"},
+                           "transform": TRANSFORMS[mode]})
+
+
+def extract_frames(video, folder):
+    """Write every frame of ``video`` as img_00001.jpg.. (JPEG quality 95); return the count."""
+    cap = cv2.VideoCapture(video)
+    n = 0
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            return n
+        n += 1
+        cv2.imwrite(os.path.join(folder, f"img_{n:05}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+
+
+def bench(pipe, items, seconds):
+    """Run ``pipe`` over ``items`` round-robin for about ``seconds``; return clips/s and s/step."""
+    per_step = defaultdict(float)
+    rng = np.random.default_rng(0)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        results = {"filename": items[n % len(items)], "rng": rng}
+        for step in pipe.steps:
+            t = time.perf_counter()
+            results = step(results)
+            per_step[type(step).__name__] += time.perf_counter() - t
+        assert results["imgs"].shape == (8, 3, 224, 224)
+        n += 1
+    total = time.perf_counter() - start
+    return n / total, {k: v / n for k, v in per_step.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--mode", choices=sorted(TRANSFORMS), default="train")
+    ap.add_argument("--cv2-threads", type=int, default=None, help="cv2.setNumThreads (DataLoader workers: 1)")
+    args = ap.parse_args()
+    if args.cv2_threads is not None:
+        cv2.setNumThreads(args.cv2_threads)
+    videos = [os.path.join(args.data, "videos", f) for f in ("example.avi", "mmaction_test.avi")]
+    if not all(os.path.isfile(v) for v in videos):
+        print(f"error: shared media not found under {args.data}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        n = extract_frames(videos[0], tmp)
+        cases = [(f"frames ({n}-frame jpeg folder)", "FrameDecoder", None, [tmp]),
+                 ("frames (rawframes/img_sample, 10)", "FrameDecoder", None,
+                  [os.path.join(args.data, "rawframes", "img_sample")]),
+                 ("videos (2 avi clips, decord)", "VideoDecoder", "decord", videos),
+                 ("videos (2 avi clips, cv2)", "VideoDecoder", "cv2", videos)]
+        print(f"mode {args.mode}, 8 segments, 224 px, cv2 threads {cv2.getNumThreads()}, one process")
+        for name, decoder, backend, items in cases:
+            rate, steps = bench(make_pipeline(decoder, args.mode, backend), items, args.seconds)
+            detail = ", ".join(f"{k} {1000 * v:.1f}" for k, v in steps.items())
+            print(f"{name:36s} {rate:7.1f} clips/s   ms/clip: {detail}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
