@@ -260,3 +260,61 @@ def test_full_train_transform_chain_vs_hand_computation():
         / np.array(STD)[:, None, None]
     assert res["imgs"].shape == (2, 3, 224, 224) and res["imgs"].dtype == np.float32
     np.testing.assert_allclose(res["imgs"], want, rtol=0, atol=2e-6)
+
+
+PADDLEVIDEO_STYLE_YAML = """
+train:
+  decode:
+    name: "FrameDecoder"
+  sample:
+    name: "Sampler"
+    num_seg: 8
+    seg_len: 1
+    valid_mode: False
+    use_pil: False
+  transform:
+    - Scale:
+        short_size: 256
+        fixed_ratio: False
+        keep_ratio: True
+        backend: "pillow"
+    - MultiScaleCrop:
+        target_size: 256
+        allow_duplication: True
+    - RandomCrop:
+        target_size: 224
+    - RandomFlip:
+    - Image2Array:
+        transpose: False
+    - Normalization:
+        mean: [0.485, 0.456, 0.406]
+        std: [0.229, 0.224, 0.225]
+        tensor_shape: [1, 1, 3]
+"""
+
+
+def test_paddlevideo_style_yaml_builds_with_its_arguments():
+    import yaml
+    pipe = build_pipeline(yaml.safe_load(PADDLEVIDEO_STYLE_YAML)["train"], "PIPELINE.train")
+    names = [type(s).__name__ for s in pipe.steps]
+    assert names == ["FrameDecoder", "Sampler", "Scale", "MultiScaleCrop", "RandomCrop", "RandomFlip",
+                     "Image2Array", "Normalization"]
+    sampler, scale, msc, _, flip, to_arr, _ = pipe.steps[1:]
+    assert (sampler.num_seg, sampler.seg_len, sampler.valid_mode) == (8, 1, False)
+    assert (scale.short_size, scale.fixed_ratio, scale.keep_ratio) == (256, False, True)
+    assert msc.scales == [1, 0.875, 0.75, 0.66] and msc.max_distort == 1 and msc.allow_duplication
+    assert flip.p == 0.5 and to_arr.transpose is False
+
+
+def test_nhwc_output_is_the_nchw_output_transposed():
+    imgs = clip(3, 240, 320)
+    common = [{"Scale": {"short_size": 256}}, {"CenterCrop": {"target_size": 224}}]
+    nchw = build_pipeline({"transform": common + [{"Image2Array": None},
+                                                  {"Normalization": {"mean": MEAN, "std": STD}}]})
+    nhwc = build_pipeline({"transform": common + [
+        {"Image2Array": {"transpose": False}},
+        {"Normalization": {"mean": MEAN, "std": STD, "tensor_shape": [1, 1, 3]}}]})
+    a = nchw({"imgs": imgs})["imgs"]
+    b = nhwc({"imgs": imgs})["imgs"]
+    assert b.shape == (3, 224, 224, 3)
+    np.testing.assert_array_equal(a.transpose(0, 2, 3, 1), b)
