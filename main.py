@@ -1,0 +1,69 @@
+"""Train or test a TSM model from a PaddleVideo-style config.
+
+  python main.py -c configs/tsm_k400_frames.yaml --validate
+  python main.py -c CFG --test -w output/tsm/tsm_best.pdparams [--save_results scores.jsonl]
+  python -m paddle.distributed.launch --nproc_per_node 2 main.py -c CFG --validate
+"""
+import argparse
+import sys
+
+
+
+def user_errors():
+    """Exceptions that mean bad input (config, weights, data): reported in one line, exit 2."""
+    from paddlevideo_tsm.loader.errors import DataError, ListFileError
+    from paddlevideo_tsm.modeling.weights import CheckpointError
+    from paddlevideo_tsm.utils.config import ConfigError
+    return (ConfigError, CheckpointError, ListFileError, DataError)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-c", "--config", required=True, help="YAML config file")
+    p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a config key, e.g. -o MODEL.head.num_classes=101 (repeatable)")
+    p.add_argument("--validate", action="store_true", help="validate every val_interval epochs")
+    p.add_argument("--test", action="store_true", help="test the weights given by -w on DATASET.test")
+    p.add_argument("-w", "--weights", help="weights to test, or to initialise training from")
+    p.add_argument("--amp", action="store_true", help="automatic mixed precision (needs a GPU)")
+    p.add_argument("--amp_level", default="O1", choices=["O1", "O2"], help="AMP level (default O1)")
+    p.add_argument("--seed", type=int, help="random seed (overrides the config's seed)")
+    p.add_argument("--resume", metavar="PATH|auto",
+                   help="continue training from a checkpoint (prefix or file), or 'auto' = the latest in --output")
+    p.add_argument("--max_iters", type=int, help="stop training after this many iterations (smoke runs)")
+    p.add_argument("--output", help="output folder (default output/<model_name>)")
+    p.add_argument("--use_visualdl", action="store_true", help="write VisualDL scalars to <output>/vdl")
+    p.add_argument("--save_results", metavar="FILE", help="--test: write per-video scores as JSON lines")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        if args.test and not args.weights:
+            print("error: --test needs the weights to test: -w PATH.pdparams", file=sys.stderr)
+            return 2
+        if args.save_results and not args.test:
+            print("error: --save_results only applies with --test", file=sys.stderr)
+            return 2
+        from paddlevideo_tsm.utils.config import get_config
+        cfg = get_config(args.config, overrides=args.override)
+        if args.test:
+            from paddlevideo_tsm.tasks import test_model
+            test_model(cfg, args.weights, save_results=args.save_results, seed=args.seed)
+        else:
+            from paddlevideo_tsm.tasks import train_model
+            train_model(cfg, weights=args.weights, validate=args.validate, amp=args.amp,
+                        amp_level=args.amp_level, max_iters=args.max_iters, output=args.output,
+                        resume=args.resume, use_visualdl=args.use_visualdl, seed=args.seed)
+    except Exception as exc:
+        if isinstance(exc, user_errors()):
+            msg = " ".join(str(exc).split())
+            print(f"error: {msg}", file=sys.stderr)
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Learning-rate schedules whose milestones are given in epochs and which step per iteration.
+
+``OPTIMIZER.learning_rate`` keys (PaddleVideo's names): ``name`` PiecewiseDecay (``boundaries``
+in epochs, ``values``) or CosineAnnealingDecay (``learning_rate``, ``max_epoch``, ``eta_min``);
+``iter_step`` (True: the schedule moves every iteration, boundaries converted to iterations;
+False: once per epoch); ``warmup_epochs`` and ``warmup_start_lr`` for a linear warmup.
+"""
+import bisect
+import math
+
+from paddle.optimizer.lr import LRScheduler
+
+from ..utils.config import ConfigError
+
+SCHEDULES = ("PiecewiseDecay", "CosineAnnealingDecay")
+COMMON_KEYS = {"name", "iter_step", "warmup_epochs", "warmup_start_lr"}
+SCHEDULE_KEYS = {
+    "PiecewiseDecay": {"boundaries", "values"},
+    "CosineAnnealingDecay": {"learning_rate", "max_epoch", "eta_min"},
+}
+
+
+class EpochSchedule(LRScheduler):
+    """lr as a pure function of the step counter: ``fn(step)`` after ``warmup_steps`` linear steps.
+
+    ``by_iteration`` tells the trainer whether to call ``step()`` after every iteration
+    (True) or after every epoch (False). The warmup ends at ``fn(warmup_steps)``, so the
+    main schedule keeps its absolute milestones.
+    """
+
+    def __init__(self, fn, warmup_steps=0, warmup_start_lr=0.0, by_iteration=True):
+        self.fn, self.warmup_steps = fn, int(warmup_steps)
+        self.warmup_start_lr, self.by_iteration = float(warmup_start_lr), bool(by_iteration)
+        super().__init__(learning_rate=fn(0))
+
+    def lr_at(self, step):
+        """Learning rate (float) after ``step`` calls of ``step()``."""
+        if step < self.warmup_steps:
+            target = self.fn(self.warmup_steps)
+            return self.warmup_start_lr + (target - self.warmup_start_lr) * step / self.warmup_steps
+        return self.fn(step)
+
+    def get_lr(self):
+        return self.lr_at(self.last_epoch)
+
+
+def piecewise(boundaries, values):
+    """Step ``s`` -> values[number of boundaries <= s]."""
+    def fn(step):
+        return values[bisect.bisect_right(boundaries, step)]
+    return fn
+
+
+def cosine(base_lr, total, eta_min=0.0):
+    """Step ``s`` -> eta_min + (base - eta_min) * (1 + cos(pi * s / total)) / 2, flat after ``total``."""
+    def fn(step):
+        s = min(step, total)
+        return eta_min + (base_lr - eta_min) * (1.0 + math.cos(math.pi * s / total)) / 2.0
+    return fn
+
+
+def _need(cfg, key, where):
+    if key not in cfg:
+        raise ConfigError(f"{where}: missing key '{key}' for {cfg.get('name')}")
+    return cfg[key]
+
+
+def build_lr(lr_cfg, iters_per_epoch, scale=1.0, where="OPTIMIZER.learning_rate"):
+    """OPTIMIZER.learning_rate mapping (or a float) -> EpochSchedule; every lr multiplied by ``scale``.
+
+    ``iters_per_epoch`` converts epoch milestones into steps when ``iter_step`` is true.
+    """
+    if isinstance(lr_cfg, (int, float)) and not isinstance(lr_cfg, bool):
+        return EpochSchedule(lambda step: float(lr_cfg) * scale, by_iteration=True)
+    if not isinstance(lr_cfg, dict) or "name" not in lr_cfg:
+        raise ConfigError(f"{where}: expected a number or a mapping with 'name' (one of {', '.join(SCHEDULES)})")
+    name = lr_cfg["name"]
+    if name not in SCHEDULES:
+        raise ConfigError(f"{where}.name: unknown schedule '{name}'; known: {', '.join(SCHEDULES)}")
+    unknown = set(lr_cfg) - COMMON_KEYS - SCHEDULE_KEYS[name]
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} for {name}; it takes "
+                          f"{sorted(COMMON_KEYS | SCHEDULE_KEYS[name])}")
+    by_iter = bool(lr_cfg.get("iter_step", True))
+    per_epoch = int(iters_per_epoch) if by_iter else 1
+    if per_epoch < 1:
+        raise ConfigError(f"{where}: an epoch must have at least one iteration, got {iters_per_epoch}")
+    if name == "PiecewiseDecay":
+        bounds, values = list(_need(lr_cfg, "boundaries", where)), list(_need(lr_cfg, "values", where))
+        if len(values) != len(bounds) + 1:
+            raise ConfigError(f"{where}: PiecewiseDecay needs len(values) == len(boundaries) + 1, "
+                              f"got {len(values)} values for {len(bounds)} boundaries")
+        if bounds != sorted(bounds):
+            raise ConfigError(f"{where}.boundaries: must be increasing, got {bounds}")
+        fn = piecewise([round(b * per_epoch) for b in bounds], [float(v) * scale for v in values])
+    else:
+        max_epoch = _need(lr_cfg, "max_epoch", where)
+        fn = cosine(float(_need(lr_cfg, "learning_rate", where)) * scale, max(1, round(max_epoch * per_epoch)),
+                    float(lr_cfg.get("eta_min", 0.0)) * scale)
+    warmup_steps = round(float(lr_cfg.get("warmup_epochs", 0)) * per_epoch)
+    return EpochSchedule(fn, warmup_steps, float(lr_cfg.get("warmup_start_lr", 0.0)) * scale, by_iter)

@@ -1,0 +1,63 @@
+"""Set-up shared by training and testing: process group, threads, seeds, data builders."""
+import os
+import random
+
+import numpy as np
+import paddle
+
+from ..utils import dist
+from ..utils.config import ConfigError
+from ..utils.logger import get_logger
+from ..utils.threads import resolve_cpu_threads, set_cpu_threads
+
+
+def setup_runtime(cfg, seed=None):
+    """Init the process group (when launched), CPU threads and seeds -> (logger, world, rank, seed)."""
+    world = dist.init_if_launched()
+    logger = get_logger()
+    if cfg.get("log_level"):
+        level = cfg["log_level"].upper() if dist.is_main() else "WARNING"
+        logger.setLevel(level)
+    if not paddle.device.get_device().startswith("gpu"):
+        threads, source = resolve_cpu_threads(cfg.get("cpu_threads"))
+        set_cpu_threads(threads)
+        logger.info(f"CPU threads: {threads} ({source})")
+    seed = cfg.get("seed") if seed is None else seed
+    if seed is not None:
+        np.random.seed(seed)
+        random.seed(seed)
+        paddle.seed(seed)
+    return logger, world, dist.rank(), seed
+
+
+def output_dir(cfg, output=None):
+    """--output, else config output_dir, else output/<model_name>."""
+    return output or cfg.get("output_dir") or os.path.join("output", cfg["model_name"])
+
+
+def data_api():
+    """(build_dataset, build_dataloader) from the loader package."""
+    from ..loader.dataloader import build_dataloader
+    from ..loader.datasets import build_dataset
+    return build_dataset, build_dataloader
+
+
+def dataset_section(cfg, split):
+    """DATASET.<split>, or a ConfigError naming the missing key."""
+    ds = cfg.get("DATASET") or {}
+    if not isinstance(ds.get(split), dict):
+        raise ConfigError(f"{cfg.get('_path', '<config>')}: missing section 'DATASET.{split}'")
+    pipe = (cfg.get("PIPELINE") or {}).get(split)
+    if pipe is None:
+        raise ConfigError(f"{cfg.get('_path', '<config>')}: missing section 'PIPELINE.{split}'")
+    return ds[split], pipe
+
+
+def batch_size(cfg, split):
+    """DATASET.batch_size for train; valid_batch_size / test_batch_size (default batch_size) otherwise."""
+    ds = cfg["DATASET"]
+    key = {"train": "batch_size", "valid": "valid_batch_size", "test": "test_batch_size"}[split]
+    value = ds.get(key, ds["batch_size"])
+    if not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{cfg.get('_path', '<config>')}: DATASET.{key} must be a positive int, got {value!r}")
+    return value

@@ -1,0 +1,45 @@
+"""CPU math-library thread count: every core this process may use, unless configured otherwise."""
+import os
+
+from .config import ConfigError
+
+
+def available_cores():
+    """Cores in this process's CPU affinity mask (os.cpu_count() where that is unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def local_processes():
+    """Training processes sharing this machine (paddle.distributed.launch sets PADDLE_LOCAL_SIZE)."""
+    for key in ("PADDLE_LOCAL_SIZE", "PADDLE_TRAINERS_NUM"):
+        value = os.environ.get(key, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 1
+
+
+def resolve_cpu_threads(config_value=None, environ=None):
+    """Threads to use -> (count, source): config ``cpu_threads``, else env CPU_NUM_THREADS, else
+    OMP_NUM_THREADS, else the usable cores divided among the local training processes."""
+    environ = os.environ if environ is None else environ
+    if config_value is not None:
+        if not isinstance(config_value, int) or isinstance(config_value, bool) or config_value < 1:
+            raise ConfigError(f"cpu_threads: must be a positive int, got {config_value!r}")
+        return config_value, "config cpu_threads"
+    for key in ("CPU_NUM_THREADS", "OMP_NUM_THREADS"):
+        raw = environ.get(key, "").strip()
+        if raw:
+            if not raw.isdigit() or int(raw) < 1:
+                raise ConfigError(f"environment {key}={raw!r}: must be a positive int")
+            return int(raw), f"env {key}"
+    return max(1, available_cores() // local_processes()), "cores available"
+
+
+def set_cpu_threads(count):
+    """Set the math library (oneDNN/OpenBLAS via OpenMP) threads of this process's CPU kernels."""
+    from paddle.base import core
+    core.set_num_threads(int(count))
+    return int(count)
