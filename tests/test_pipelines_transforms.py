@@ -318,3 +318,25 @@ def test_nhwc_output_is_the_nchw_output_transposed():
     b = nhwc({"imgs": imgs})["imgs"]
     assert b.shape == (3, 224, 224, 3)
     np.testing.assert_array_equal(a.transpose(0, 2, 3, 1), b)
+
+
+def test_all_random_decisions_come_from_results_rng(monkeypatch):
+    from paddlevideo_tsm.loader.pipelines import sample
+    frames = clip(30, 60, 80)
+    # the Sampler reads from disk; serve in-memory frames instead
+    monkeypatch.setattr(sample, "read_frames", lambda results, idx: [frames[i] for i in idx])
+    cfg = {"sample": {"name": "Sampler", "num_seg": 4},
+           "transform": [{"Scale": {"short_size": 64}}, {"MultiScaleCrop": {"target_size": 64}},
+                         {"RandomCrop": {"target_size": 56}}, {"RandomFlip": None}, {"Image2Array": None}]}
+    pipe = build_pipeline(cfg)
+
+    def run_seed(seed):
+        return pipe({"format": "frame", "frames_len": 30, "rng": np.random.default_rng(seed)})
+
+    np.random.seed(123)
+    state = np.random.get_state()[1].copy()
+    a, b = run_seed(5), run_seed(5)
+    assert np.array_equal(np.random.get_state()[1], state)  # numpy's global RNG untouched
+    np.testing.assert_array_equal(a["imgs"], b["imgs"])
+    assert a["frame_idx"].tolist() == b["frame_idx"].tolist()
+    assert len({run_seed(s)["imgs"].tobytes() for s in range(6)}) == 6
