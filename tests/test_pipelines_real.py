@@ -139,6 +139,13 @@ def test_video_errors(tmp_path):
         run_video(tmp_path / "noise.avi")
     with pytest.raises(DataError, match=r"noise\.avi: cannot open video \(OpenCV\)$"):
         run_video(tmp_path / "noise.avi", backend="cv2")
+    # a valid AVI header with no frames in it
+    writer = cv2.VideoWriter(str(tmp_path / "noframes.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (32, 32))
+    writer.release()
+    with pytest.raises(DataError, match=r"noframes\.avi: cannot open video \(decord: Check failed"):
+        run_video(tmp_path / "noframes.avi")
+    with pytest.raises(DataError, match=r"noframes\.avi: video has no readable frames$"):
+        run_video(tmp_path / "noframes.avi", backend="cv2")
 
 
 def test_truncated_video_still_gives_frames_from_its_readable_part(tmp_path):

@@ -17,9 +17,12 @@ from ..registry import PIPELINES
 DEFAULT_SUFFIX = "img_{:05}.jpg"
 
 
-def _first_line(exc):
+def _first_line(exc, limit=160):
+    """First line of an exception's text without decord's '[12:00:00] src/file.cc:61: ' prefix."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    line = re.sub(r"^\[[\d:]+\] \S+:\d+: ", "", line)
+    return line if len(line) <= limit else line[:limit - 3] + "..."
 
 
 def _suffix_regex(suffix):
@@ -146,6 +149,8 @@ class VideoDecoder:
         reader = self._open_decord(path) if self.backend == "decord" else Cv2VideoReader(path)
         n = len(reader)
         if n <= 0:
+            if isinstance(reader, Cv2VideoReader):
+                reader.close()
             raise DataError(f"{path}: video has no readable frames")
         results["frames"] = reader
         results["frames_len"] = n
