@@ -178,14 +178,19 @@ def make_clip(label, seed, frames=16, size=80):
     colour = _shape_colour(rng)
     centers, radii, angles = _trajectory(rng, pair, frames, size)
     sigma = rng.uniform(*_NOISE_SIGMA)
-    out = np.empty((frames, size, size, 3), np.uint8)
     bg = background.astype(np.float32)
-    paint = np.asarray(colour, np.float32)
+    towards = np.asarray(colour, np.float32) - bg
+    out = np.empty((frames, size, size, 3), np.uint8)
+    # Frame by frame with small buffers: whole-clip float arrays cost more in page faults than in maths.
+    noisy = np.empty((size, size, 3), np.float32)
     for i in range(frames):
-        alpha = shape_coverage(shape, centers[i], radii[i], angles[i], size)[..., None]
-        canvas = bg + alpha * (paint - bg)
-        noisy = canvas + rng.normal(0.0, sigma, canvas.shape).astype(np.float32)
-        out[i] = np.clip(noisy.round(), 0, 255).astype(np.uint8)
+        rng.standard_normal(noisy.shape, dtype=np.float32, out=noisy)
+        noisy *= np.float32(sigma)
+        noisy += bg
+        noisy += shape_coverage(shape, centers[i], radii[i], angles[i], size)[..., None] * towards
+        np.rint(noisy, out=noisy)
+        np.clip(noisy, 0, 255, out=noisy)
+        out[i] = noisy
     return Clip(out, background, centers, radii, angles, label, shape, colour)
 
 
@@ -233,7 +238,7 @@ def check_video(path, frames, size):
     """Decode `path` with decord -> uint8 RGB [frames, size, size, 3]; raise OSError if it reads otherwise."""
     import decord  # imported lazily: only needed for the read-back check
     try:
-        reader = decord.VideoReader(path)
+        reader = decord.VideoReader(path, num_threads=1)  # the pool already uses every core
         count = len(reader)
         decoded = reader.get_batch(list(range(count))).asnumpy() if count else np.zeros((0,), np.uint8)
     except decord.DECORDError as e:
