@@ -102,9 +102,14 @@ class RandomCrop:
 
 @PIPELINES.register
 class CenterCrop:
-    """Crop the centred ``target_size`` box; do_round rounds the half-pixel offset."""
+    """Crop the centred ``target_size`` box; do_round rounds the half-pixel offset.
 
-    def __init__(self, target_size, do_round=True):
+    backend is accepted for PaddleVideo configs; cropping is numpy slicing either way.
+    """
+
+    def __init__(self, target_size, do_round=True, backend="cv2"):
+        if backend not in ("cv2", "pillow"):
+            raise ValueError(f"CenterCrop backend must be 'cv2' or 'pillow', got {backend!r}")
         self.tw, self.th = _size_pair(target_size, "CenterCrop")
         self.do_round = do_round
 
