@@ -4,27 +4,38 @@ import os
 
 import numpy as np
 
+from ..utils.logger import get_logger
+
 
 class OnlineModelError(ValueError):
     """An exported online model that cannot be loaded or does not look like one (one line)."""
 
 
-def _make_config(model_file, params_file, cpu_threads, use_mkldnn):
+# Paddle Inference 3.3.1 on CPU fails on this NHWC graph (seen, not worked around otherwise):
+# with oneDNN a fed cache reaches its concat as NCHW; without it conv_bn_fuse_pass leaves a
+# broadcast shape error. Both are skipped for NHWC exports.
+NHWC_BROKEN_PASSES = ("conv_bn_fuse_pass", "conv_eltwiseadd_bn_fuse_pass")
+
+
+def _make_config(model_file, params_file, cpu_threads, use_mkldnn, data_format):
     import paddle.inference as pi
-    for path in (model_file, params_file):
-        if not os.path.isfile(path):
-            raise OnlineModelError(f"{path}: model file not found")
     config = pi.Config(model_file, params_file)
     config.disable_gpu()
     config.disable_glog_info()
+    if data_format == "NHWC":
+        use_mkldnn = False
+        for name in NHWC_BROKEN_PASSES:
+            config.delete_pass(name)
     if use_mkldnn:
         config.enable_mkldnn()
+    else:
+        config.disable_mkldnn()
     config.set_cpu_math_library_num_threads(int(cpu_threads or os.cpu_count() or 1))
     return config
 
 
 def read_meta(model_file):
-    """The export's sidecar ``NAME.online.json`` (input names and shapes) next to ``model_file``."""
+    """The export's sidecar ``NAME.online.json`` next to ``model_file`` -> its dict (inputs as a dict)."""
     from .export import META_SUFFIX
     path = os.path.splitext(model_file)[0] + META_SUFFIX
     if not os.path.isfile(path):
@@ -33,7 +44,9 @@ def read_meta(model_file):
     try:
         with open(path) as f:
             meta = json.load(f)
-        return {name: list(shape) for name, shape in meta["inputs"]}
+        meta["inputs"] = {name: list(shape) for name, shape in meta["inputs"]}
+        meta.setdefault("data_format", "NCHW")
+        return meta
     except (ValueError, KeyError, TypeError) as e:
         raise OnlineModelError(f"{path}: unreadable online model description ({type(e).__name__}: {e})") from None
 
@@ -47,8 +60,18 @@ class OnlinePredictor:
 
     def __init__(self, model_file, params_file, cpu_threads=None, use_mkldnn=True):
         import paddle.inference as pi
+        for path in (model_file, params_file):
+            if not os.path.isfile(path):
+                raise OnlineModelError(f"{path}: model file not found")
+        # a predictor reports input shapes only once fed, so they come from the export's sidecar
+        meta = read_meta(model_file)
+        self.data_format = meta["data_format"]
+        if self.data_format == "NHWC" and use_mkldnn:
+            get_logger().warning(f"{model_file}: NHWC export: running without oneDNN and conv+BN fusion "
+                                 f"(Paddle Inference mis-handles NHWC there); export NCHW for speed")
         try:
-            self.predictor = pi.create_predictor(_make_config(model_file, params_file, cpu_threads, use_mkldnn))
+            config = _make_config(model_file, params_file, cpu_threads, use_mkldnn, self.data_format)
+            self.predictor = pi.create_predictor(config)
         except OnlineModelError:
             raise
         except Exception as e:  # paddle raises several kinds on an unreadable program
@@ -62,8 +85,7 @@ class OnlinePredictor:
         if len(outputs) != 1 + len(self.cache_names):
             raise OnlineModelError(f"{model_file}: expected {1 + len(self.cache_names)} outputs "
                                    f"(scores + caches), got {len(outputs)}")
-        # a predictor reports input shapes only once fed, so they come from the export's sidecar
-        shapes = read_meta(model_file)
+        shapes = meta["inputs"]
         if sorted(shapes) != sorted(names):
             raise OnlineModelError(f"{model_file}: inputs {names} do not match its .online.json {sorted(shapes)}")
         self.frame_handle = self.predictor.get_input_handle("frame")
