@@ -67,6 +67,11 @@ def _measure(frames, background, colour):
     return np.array(cents), np.array(areas), np.array(angles)
 
 
+def _blur(frames):
+    """5x5 box blur of each frame of [T, H, W, 3] -> float32, to compare content rather than pixel noise."""
+    return np.stack([cv2.blur(f, (5, 5)) for f in frames.astype(np.float32)])
+
+
 def _total_turn(axis_angles):
     """Sum of frame-to-frame axis angle changes, each wrapped to (-90, 90] (axes repeat every 180 deg)."""
     d = np.diff(axis_angles)
@@ -134,18 +139,34 @@ def test_lists_and_maps_have_exact_formats(demo):
     assert [dd.FLIP_LABEL_MAP[j] for j in dd.FLIP_LABEL_MAP] == list(range(N_CLASSES))
 
 
-def test_lists_parse_with_project_reader(demo):
-    list_file = pytest.importorskip("paddlevideo_tsm.loader.datasets.list_file")
-    names = list_file.read_label_map(str(demo / "label_map.txt"))
-    assert names == dd.CLASS_NAMES
+def test_lists_load_with_project_datasets(demo):
+    datasets = pytest.importorskip("paddlevideo_tsm.loader.datasets")
+    decode = pytest.importorskip("paddlevideo_tsm.loader.pipelines.decode")
+
+    def read_all(decoder):
+        """Pipeline: the project's decoder, then every frame of the clip -> imgs uint8 [T, H, W, 3]."""
+        def run(results):
+            results = decoder(results)
+            results["imgs"] = np.stack(decode.read_frames(results, list(range(results["frames_len"]))))
+            return results
+        return run
+
+    label_map = str(demo / "label_map.txt")
+    assert datasets.read_label_map(label_map) == dd.CLASS_NAMES
     for split in dd.SPLITS:
-        frames = list_file.read_list(str(demo / f"{split}_frames.list"), "frame", str(demo), names)
-        videos = list_file.read_list(str(demo / f"{split}_videos.list"), "video", str(demo), names)
+        frames = datasets.FrameDataset(str(demo / f"{split}_frames.list"), read_all(decode.FrameDecoder()),
+                                       data_prefix=str(demo), label_map=label_map)
+        videos = datasets.VideoDataset(str(demo / f"{split}_videos.list"), read_all(decode.VideoDecoder()),
+                                       data_prefix=str(demo), label_map=label_map)
         assert len(frames) == len(videos) == N_CLASSES * PER
-        for f, v in zip(frames, videos):
-            assert f.label == v.label and f.frames_len == FRAMES
-            assert Path(f.path) == demo / "frames" / split / Path(v.path).stem
-            assert len(os.listdir(f.path)) == f.frames_len
+        for k in range(len(frames)):
+            label, index = divmod(k, PER)
+            f_imgs, f_label = frames[k]
+            v_imgs, v_label = videos[k]
+            assert int(f_label[0]) == int(v_label[0]) == label
+            assert frames.entries[k].path == str(demo / "frames" / split / dd.clip_name(label, index))
+            assert f_imgs.shape == v_imgs.shape == (FRAMES, SIZE, SIZE, 3)
+            assert np.abs(_blur(f_imgs) - _blur(v_imgs)).mean() < 1.0  # see the decode test below
 
 
 def test_frame_folders_and_videos_hold_the_listed_frame_count(demo):
@@ -157,10 +178,6 @@ def test_frame_folders_and_videos_hold_the_listed_frame_count(demo):
             assert files == [f"img_{i:05d}.jpg" for i in range(1, int(count) + 1)]
         for line in (demo / f"{split}_videos.list").read_text().splitlines():
             assert len(decord.VideoReader(str(demo / line.split()[0]))) == FRAMES
-
-
-def _blur(frames):
-    return np.stack([cv2.blur(f, (5, 5)) for f in frames.astype(np.float32)])
 
 
 def test_frames_and_video_decode_to_the_same_content(demo):
