@@ -1,0 +1,191 @@
+"""TSM vs its TSN twin (shift_div 0): seconds per clip batch and ratio TSM/TSN per shift_impl.
+
+Paths: ``eval`` dynamic forward (no grad), ``train`` forward + backward + Momentum step,
+``infer`` exported Paddle Inference predictor with oneDNN, ``onnx`` ONNX Runtime (when
+paddle2onnx and onnxruntime are installed). TSN and every TSM impl are timed in turn within each
+repeat, so machine load hits them alike; the median over repeats after warm-up is reported.
+Example: python tools/benchmark.py model --depth 50 --size 224 --impls op,slice,pieces,auto
+"""
+import importlib.util
+import json
+import os
+import statistics
+import tempfile
+import time
+
+PATHS = ("eval", "train", "infer", "onnx")
+
+
+def add_arguments(parser):
+    parser.add_argument("--depth", type=int, default=50, help="ResNet depth (18, 34, 50, 101, 152)")
+    parser.add_argument("--size", type=int, default=224, help="input height = width in pixels")
+    parser.add_argument("--num_seg", type=int, default=8, help="frames per clip (T)")
+    parser.add_argument("--batch", type=int, default=1, help="clips per batch (N)")
+    parser.add_argument("--threads", type=int, default=2, help="CPU math threads")
+    parser.add_argument("--impls", default="op,slice,pieces,auto", help="comma list of shift_impl values")
+    parser.add_argument("--paths", default=",".join(PATHS), help=f"comma list of {', '.join(PATHS)}")
+    parser.add_argument("--repeat", type=int, default=5, help="timed repeats (median reported)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs first")
+    parser.add_argument("--num_classes", type=int, default=400)
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+
+
+def _model_cfg(depth, num_seg, shift_div, impl, num_classes):
+    in_channels = 512 if depth in (18, 34) else 2048
+    return {"framework": "Recognizer2D",
+            "backbone": {"name": "ResNetTSM", "depth": depth, "num_seg": num_seg,
+                         "shift_div": shift_div, "shift_impl": impl},
+            "head": {"name": "TSMHead", "num_classes": num_classes, "in_channels": in_channels}}
+
+
+def _median_times(fns, repeat, warmup):
+    """{name: fn} -> {name: median seconds}; fns called round-robin so load is shared fairly."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def _eval_fn(model, x):
+    import paddle
+    model.eval()
+
+    def run():
+        with paddle.no_grad():
+            model(x).numpy()
+    return run
+
+
+def _train_fn(model, x, labels):
+    import paddle
+    model.train()
+    opt = paddle.optimizer.Momentum(learning_rate=0.01, momentum=0.9, parameters=model.parameters())
+
+    def run():
+        loss = paddle.nn.functional.cross_entropy(model(x), labels)
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        loss.item()
+    return run
+
+
+def _export(model, out_dir, shape):
+    from ..inference.export import export_model
+    model.eval()
+    files = export_model(model, out_dir, "model", [-1] + shape[1:], fmt="pdmodel")
+    return files[0], os.path.join(out_dir, "model.pdiparams")
+
+
+def _paddle_infer_fn(model_file, params_file, x, threads):
+    from paddle import inference
+    config = inference.Config(model_file, params_file)
+    config.disable_gpu()
+    config.enable_mkldnn()
+    config.set_cpu_math_library_num_threads(threads)
+    config.disable_glog_info()
+    predictor = inference.create_predictor(config)
+    inp = predictor.get_input_handle(predictor.get_input_names()[0])
+    out = predictor.get_output_handle(predictor.get_output_names()[0])
+
+    def run():
+        inp.reshape(x.shape)
+        inp.copy_from_cpu(x)
+        predictor.run()
+        out.copy_to_cpu()
+    return run
+
+
+def _onnx_fn(model_file, params_file, x, threads, out_dir):
+    import onnxruntime as ort
+    from ..inference.onnx import convert_to_onnx
+    onnx_file = os.path.join(out_dir, "model.onnx")
+    convert_to_onnx(model_file, params_file, onnx_file)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3  # paddle2onnx leaves unused initializers; ORT warns per tensor
+    sess = ort.InferenceSession(onnx_file, opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return lambda: sess.run(None, {name: x})
+
+
+def _onnx_missing():
+    missing = [m for m in ("paddle2onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+    return ", ".join(missing)
+
+
+def run(args):
+    import numpy as np
+    import paddle
+    from paddle.base import core
+
+    from ..modeling import build_model
+    from ..modeling.ops.temporal_shift import IMPLS
+
+    impls = [s.strip() for s in args.impls.split(",") if s.strip()]
+    paths = [s.strip() for s in args.paths.split(",") if s.strip()]
+    for impl in impls:
+        if impl not in IMPLS:
+            raise SystemExit(f"--impls: unknown shift_impl {impl!r}; known: {', '.join(IMPLS)}")
+    for path in paths:
+        if path not in PATHS:
+            raise SystemExit(f"--paths: unknown path {path!r}; known: {', '.join(PATHS)}")
+    # Paddle 3.3.1 has no paddle.set_num_threads; the core setter drives the CPU math library
+    core.set_num_threads(args.threads)
+    print(f"threads: {args.threads} (paddle.base.core.set_num_threads; predictor: "
+          f"set_cpu_math_library_num_threads; os cores {os.cpu_count()})")
+    print(f"model: ResNet-{args.depth} TSM vs TSN twin, input {args.batch}x{args.num_seg}x3x"
+          f"{args.size}x{args.size}, repeat {args.repeat} (median), warm-up {args.warmup}")
+
+    rng = np.random.default_rng(0)
+    shape = [args.batch, args.num_seg, 3, args.size, args.size]
+    x_np = rng.standard_normal(shape).astype("float32")
+    x = paddle.to_tensor(x_np)
+    labels = paddle.to_tensor(rng.integers(0, args.num_classes, [args.batch]).astype("int64"))
+    variants = {"TSN": (0, "auto")}
+    variants.update({f"TSM[{impl}]": (8, impl) for impl in impls})
+
+    def fresh(name):
+        paddle.seed(0)
+        shift_div, impl = variants[name]
+        return build_model(_model_cfg(args.depth, args.num_seg, shift_div, impl, args.num_classes))
+
+    results = {"threads": args.threads, "depth": args.depth, "size": args.size,
+               "num_seg": args.num_seg, "batch": args.batch, "paths": {}}
+    for path in paths:
+        if path == "onnx" and _onnx_missing():
+            print(f"{path:6s} skipped: {_onnx_missing()} not installed")
+            results["paths"][path] = {"skipped": f"{_onnx_missing()} not installed"}
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            fns = {}
+            for name in variants:
+                model = fresh(name)
+                if path == "eval":
+                    fns[name] = _eval_fn(model, x)
+                elif path == "train":
+                    fns[name] = _train_fn(model, x, labels)
+                else:
+                    out_dir = os.path.join(tmp, name.replace("[", "_").replace("]", ""))
+                    model_file, params_file = _export(model, out_dir, shape)
+                    if path == "infer":
+                        fns[name] = _paddle_infer_fn(model_file, params_file, x_np, args.threads)
+                    else:
+                        fns[name] = _onnx_fn(model_file, params_file, x_np, args.threads, out_dir)
+            times = _median_times(fns, args.repeat, args.warmup)
+        base = times["TSN"]
+        row = {name: {"seconds": t, "ratio": t / base} for name, t in times.items()}
+        results["paths"][path] = row
+        cells = "  ".join(f"{name} {v['seconds']:.3f}s x{v['ratio']:.2f}" for name, v in row.items())
+        print(f"{path:6s} {cells}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0

@@ -1,0 +1,49 @@
+"""A shift plan: which channel ranges move along time, and by how many frames.
+
+A plan is a tuple of ``(lo, hi, step)`` covering channels ``[0, C)`` in order: output frame t of
+channels ``[lo, hi)`` is input frame ``t - step`` (zeros when that frame is outside the clip).
+``step`` is +1 (takes the past), -1 (takes the future) or 0 (unshifted). Every implementation
+executes a plan; the gradient of a plan is the same plan with every step negated.
+"""
+
+DIRECTIONS = ("paddle", "pytorch")
+MODES = ("offline", "online")
+
+
+def folds(channels, shift_div, direction="paddle"):
+    """channels, shift_div -> ((past_lo, past_hi), (future_lo, future_hi)) channel ranges."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"shift_direction must be one of {DIRECTIONS}, got {direction!r}")
+    fold = channels // shift_div
+    first, second = (0, fold), (fold, 2 * fold)
+    return (first, second) if direction == "paddle" else (second, first)
+
+
+def make_plan(channels, shift_div, direction="paddle", mode="offline"):
+    """-> plan (tuple of (lo, hi, step)); the empty-shift plan ((0, C, 0),) when nothing moves."""
+    if mode not in MODES:
+        raise ValueError(f"shift_mode must be one of {MODES}, got {mode!r}")
+    if not shift_div or channels // shift_div == 0:
+        folds(channels, 1, direction)  # still reject a bad direction
+        return ((0, channels, 0),)
+    (plo, phi), (flo, fhi) = folds(channels, shift_div, direction)
+    fut_step = -1 if mode == "offline" else 0
+    ranges = sorted([(plo, phi, 1), (flo, fhi, fut_step), (2 * (phi - plo), channels, 0)])
+    merged = []
+    for lo, hi, step in ranges:
+        if hi <= lo:
+            continue
+        if merged and merged[-1][2] == step and merged[-1][1] == lo:
+            merged[-1] = (merged[-1][0], hi, step)  # fewer, longer pieces to copy
+        else:
+            merged.append((lo, hi, step))
+    return tuple(merged)
+
+
+def adjoint(plan):
+    """The plan whose output is the gradient of ``plan``'s input: every step negated."""
+    return tuple((lo, hi, -step) for lo, hi, step in plan)
+
+
+def is_identity(plan):
+    return all(step == 0 for _, _, step in plan)
