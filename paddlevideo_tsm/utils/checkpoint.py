@@ -25,8 +25,10 @@ def _pickle_dump(obj, path):
         pickle.dump(obj, f, protocol=4)
 
 
-def atomic_save(obj, path, writer=paddle.save):
-    """Write ``obj`` to ``path`` with ``writer(obj, tmp)`` on a temp file in the same folder + os.replace."""
+def atomic_save(obj, path, writer=None):
+    """Write ``obj`` to ``path`` with ``writer(obj, tmp)`` (default paddle.save) on a temp file in the
+    same folder, then os.replace."""
+    writer = writer or paddle.save
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
@@ -51,6 +53,37 @@ def set_rng_state(state):
     paddle.set_rng_state(state["paddle"])
 
 
+def _param_names(model):
+    """Paddle's unique parameter name (a process-wide counter) -> the structured name in ``model``."""
+    return {p.name: n for n, p in model.named_parameters()}
+
+
+def _rename_keys(state, mapping):
+    """Optimizer state keys start with a parameter name ('linear_2.w_0_velocity_0'): swap that prefix
+    through ``mapping`` (longest match first); keys of no parameter are kept."""
+    names = sorted(mapping, key=len, reverse=True)
+    out = {}
+    for key, value in state.items():
+        new = key
+        for name in names:
+            if key == name or key.startswith(name + "_"):
+                new = mapping[name] + key[len(name):]
+                break
+        out[new] = _rename_keys(value, mapping) if key == "master_weights" and isinstance(value, dict) else value
+    return out
+
+
+def optimizer_state(model, optimizer):
+    """optimizer.state_dict() with accumulators keyed by structured parameter names, so it loads
+    into a model built in another order or process."""
+    return _rename_keys(optimizer.state_dict(), _param_names(model))
+
+
+def set_optimizer_state(model, optimizer, state):
+    """Inverse of ``optimizer_state``."""
+    optimizer.set_state_dict(_rename_keys(state, {v: k for k, v in _param_names(model).items()}))
+
+
 def checkpoint_prefix(output_dir, model_name, epoch):
     """<output_dir>/<model_name>_epoch_00010 for epoch 10."""
     return os.path.join(output_dir, f"{model_name}_epoch_{int(epoch):05d}")
@@ -62,7 +95,7 @@ def save_checkpoint(prefix, model, optimizer, epoch, best=None, extra=None):
     if os.path.exists(state_path):
         os.remove(state_path)  # the old pair stops counting before its files are overwritten
     atomic_save(model.state_dict(), prefix + ".pdparams")
-    atomic_save(optimizer.state_dict(), prefix + ".pdopt")
+    atomic_save(optimizer_state(model, optimizer), prefix + ".pdopt")
     # plain pickle: paddle.save would try to turn the numpy RNG state into tensors
     atomic_save({"epoch": int(epoch), "best": best, "rng": rng_state(), "extra": extra or {}}, state_path,
                 writer=_pickle_dump)
@@ -99,7 +132,7 @@ def load_training_state(prefix, model, optimizer):
     load_state_strict(model, read_state_dict(prefix + ".pdparams"), prefix + ".pdparams")
     opt_state = read_state_dict(prefix + ".pdopt")
     try:
-        optimizer.set_state_dict(opt_state)
+        set_optimizer_state(model, optimizer, opt_state)
     except Exception as e:  # paddle raises several kinds on an optimizer state of another model
         raise CheckpointError(f"{prefix}.pdopt: does not fit the optimizer ({type(e).__name__}: "
                               f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
