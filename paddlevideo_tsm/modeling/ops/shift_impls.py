@@ -82,8 +82,12 @@ def by_pieces(x, num_seg, plan, axis):
 def op_applies(plan, channels, shift_div):
     """True when Paddle's op computes exactly this plan (offline, direction 'paddle')."""
     fold = channels // shift_div
+    ratio = 1.0 / shift_div
+    # the op's folds are [0, int(C*r)) and [int(C*r), int(2*C*r)): e.g. C=8, r=1/3 gives 2 and 3
+    # channels, not fold = C // shift_div twice
+    # the op also refuses shift_ratio >= 0.5 (shift_div 2)
     return (len(plan) == 3 and plan[0] == (0, fold, 1) and plan[1] == (fold, 2 * fold, -1)
-            and int(channels * (1.0 / shift_div)) == fold)
+            and int(channels * ratio) == fold and int(2 * channels * ratio) == 2 * fold)
 
 
 def by_op(x, num_seg, shift_div, data_format):

@@ -23,6 +23,9 @@ def make_plan(channels, shift_div, direction="paddle", mode="offline"):
     """-> plan (tuple of (lo, hi, step)); the empty-shift plan ((0, C, 0),) when nothing moves."""
     if mode not in MODES:
         raise ValueError(f"shift_mode must be one of {MODES}, got {mode!r}")
+    if isinstance(shift_div, bool) or not isinstance(shift_div, int) or shift_div < 0 or shift_div == 1:
+        # two folds must fit in the channels: shift_div 1 would shift every channel both ways
+        raise ValueError(f"shift_div must be 0 (no shift) or an int >= 2, got {shift_div!r}")
     if not shift_div or channels // shift_div == 0:
         folds(channels, 1, direction)  # still reject a bad direction
         return ((0, channels, 0),)
