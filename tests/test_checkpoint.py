@@ -53,10 +53,9 @@ def test_round_trip_restores_model_optimizer_lr_and_rngs(tmp_path):
     assert state["epoch"] == 3 and state["best"] == 0.25
     assert sched2.last_epoch == 3 and sched2() == pytest.approx(0.01)
     assert draws() == after_save  # numpy, python and paddle streams continue where they were saved
-    ckpt.set_rng_state(state["rng"])
     train_steps(model2, sched2, opt2, 2)  # momentum buffers restored too, or this would diverge
     for k, v in model2.state_dict().items():
-        np.testing.assert_allclose(v.numpy(), want[k], rtol=1e-5, atol=1e-6, err_msg=k)
+        np.testing.assert_allclose(v.numpy(), want[k], rtol=1e-6, err_msg=k)
 
 
 def test_failed_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
