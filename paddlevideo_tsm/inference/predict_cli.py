@@ -63,6 +63,7 @@ def build_predictor(args, num_seg, expected_shape):
     from .predictor import PaddlePredictor, check_input_shape
 
     cpu_threads = args.cpu_threads or os.cpu_count()
+    layout = "NHWC" if expected_shape[-1] == 3 else "NCHW"
     if args.backend == "onnxruntime":
         if args.use_gpu or args.use_tensorrt:
             raise DeviceError("--backend onnxruntime runs on CPU here; drop --use_gpu/--use_tensorrt")
@@ -76,8 +77,8 @@ def build_predictor(args, num_seg, expected_shape):
         predictor = PaddlePredictor(
             model_file, params_file, use_gpu=args.use_gpu, use_tensorrt=args.use_tensorrt,
             precision=args.precision, gpu_mem=args.gpu_mem, batch_size=max(args.batch_size, 1),
-            num_seg=num_seg, cpu_threads=cpu_threads, enable_mkldnn=args.enable_mkldnn)
-    layout = "NHWC" if expected_shape[-1] == 3 else "NCHW"
+            num_seg=num_seg, cpu_threads=cpu_threads, enable_mkldnn=args.enable_mkldnn,
+            data_format=layout)
     check_input_shape(predictor.input_shape, expected_shape, model_file,
                       f" (num_seg {num_seg}, size {expected_shape[3]}, {layout})")
     return predictor

@@ -1,6 +1,7 @@
 """Paddle Inference predictor for an exported recognizer, with CPU/GPU/TensorRT options."""
 import numpy as np
 
+from ..utils.logger import get_logger
 from .errors import DeviceError, InferenceError
 from .model_file import check_model_files, read_input_shapes
 
@@ -49,11 +50,13 @@ def _precision_type(precision):
 
 def make_config(model_file, params_file, use_gpu=False, use_tensorrt=False, precision="fp32",
                 gpu_mem=8000, batch_size=1, num_seg=8, input_shape=None, cpu_threads=None,
-                enable_mkldnn=True, trt_workspace=1 << 30, min_subgraph_size=3, input_name=None):
+                enable_mkldnn=True, trt_workspace=1 << 30, min_subgraph_size=3, input_name=None,
+                data_format="NCHW"):
     """A paddle.inference.Config for the options (devices checked first, see check_device).
 
     TensorRT: max_batch_size = batch_size * num_seg (frames the backbone sees); with a dynamic
-    batch in ``input_shape`` the dynamic-shape ranges cover 1..batch_size clips.
+    batch in ``input_shape`` the dynamic-shape ranges cover 1..batch_size clips. ``data_format``
+    is the model's layout (NHWC turns graph optimisation off on CPU, see below).
     """
     import paddle.inference as paddle_infer
 
@@ -65,8 +68,14 @@ def make_config(model_file, params_file, use_gpu=False, use_tensorrt=False, prec
                              "Paddle Inference on CPU/plain GPU runs this model in fp32")
     config = paddle_infer.Config(model_file, params_file)
     config.disable_glog_info()
-    config.switch_ir_optim(True)
-    config.enable_memory_optim()
+    # Paddle 3.3.1 on CPU mis-handles NHWC convs in its graph fusions and oneDNN kernels (old-IR
+    # conv fusions, PIR onednn_placement_pass: "input's channels should be equal to filter's
+    # channels"); only the unoptimised plain-CPU path runs NHWC models correctly
+    nhwc_cpu = not use_gpu and data_format == "NHWC"
+    config.switch_ir_optim(not nhwc_cpu)
+    if model_file.endswith(".pdmodel"):
+        # with a PIR .json model Paddle 3.3 rejects this pass ('Not find ... memory_optimize_pass')
+        config.enable_memory_optim()
     if use_gpu:
         config.enable_use_gpu(int(gpu_mem), 0)
         if use_tensorrt:
@@ -83,9 +92,14 @@ def make_config(model_file, params_file, use_gpu=False, use_tensorrt=False, prec
         config.disable_gpu()
         if cpu_threads:
             config.set_cpu_math_library_num_threads(int(cpu_threads))
-        if enable_mkldnn:
+        if enable_mkldnn and not nhwc_cpu:
             config.enable_mkldnn()
             config.set_mkldnn_cache_capacity(10)  # a few batch sizes; bounds cached kernels
+        else:
+            config.disable_mkldnn()  # oneDNN is on by default in Paddle 3 CPU builds
+            if nhwc_cpu and enable_mkldnn:
+                get_logger().warning("NHWC model on CPU: oneDNN and graph optimisation are off "
+                                     "(Paddle 3.3.1 fuses NHWC convs wrongly); export NCHW for CPU speed")
     return config
 
 
