@@ -1,0 +1,138 @@
+"""paddle.io.DataLoader with epoch-seeded shuffling, seeded workers and per-sample RNGs."""
+import random
+
+import numpy as np
+import paddle
+from paddle.io.dataloader.collate import default_collate_fn
+
+from .bad_samples import BadDataLimitError
+from .errors import DataError, ListFileError
+
+# errors a dataset may raise in a worker, re-raised by type in the main process
+_ERRORS_BY_NAME = {e.__name__: e for e in (DataError, BadDataLimitError, ListFileError, ValueError,
+                                            KeyError, TypeError, IndexError, OSError)}
+
+
+def _to_tensors(batch):
+    """Collated numpy arrays (nested in lists/tuples/dicts) -> paddle Tensors, like DataLoader does."""
+    if isinstance(batch, np.ndarray):
+        return paddle.to_tensor(batch)
+    if isinstance(batch, (list, tuple)):
+        return [_to_tensors(b) for b in batch]
+    if isinstance(batch, dict):
+        return {k: _to_tensors(v) for k, v in batch.items()}
+    return batch
+
+
+class EpochSampler(paddle.io.Sampler):
+    """Indices 0..n-1, shuffled per epoch from (seed, epoch) when ``shuffle``; fresh randomness if seed is None."""
+
+    def __init__(self, num_samples, shuffle=False, seed=None):
+        super().__init__()
+        self.num_samples = int(num_samples)
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        self.epoch = int(epoch)
+
+    def __iter__(self):
+        if not self.shuffle:
+            return iter(range(self.num_samples))
+        rng = np.random.default_rng(None if self.seed is None else [int(self.seed), self.epoch])
+        return iter(rng.permutation(self.num_samples).tolist())
+
+    def __len__(self):
+        return self.num_samples
+
+
+class WorkerSeeder:
+    """worker_init_fn: seeds numpy/random/paddle in worker ``worker_id`` from (seed, epoch, worker_id).
+
+    Covers code that uses the global RNGs; the datasets' own per-sample Generators do not
+    depend on the worker, so batches are equal for any ``num_workers``.
+    """
+
+    def __init__(self, dataset, seed):
+        self.dataset = dataset
+        self.seed = seed
+
+    def __call__(self, worker_id):
+        if self.seed is None:
+            return
+        epoch = getattr(self.dataset, "epoch", 0)
+        state = np.random.SeedSequence([int(self.seed), int(epoch), int(worker_id)]).generate_state(1)[0]
+        np.random.seed(int(state))
+        random.seed(int(state))
+        paddle.seed(int(state))
+
+
+class EpochDataLoader(paddle.io.DataLoader):
+    """A DataLoader with ``set_epoch(epoch)`` (reshuffle, reseed; call it before each epoch).
+
+    Errors keep their type and message: paddle 3.3.1 hangs when a dataset raises with
+    num_workers=0 (its reader thread dies) and turns a worker's exception into "Blocking
+    queue is killed". So with 0 workers batches are read in this process, and with workers
+    the dataset's recorded error (``dataset.fatal_error()``) is raised again.
+    """
+
+    def __iter__(self):
+        if self.num_workers == 0:
+            return self._iter_in_process()
+        return self._iter_workers()
+
+    def _iter_in_process(self):
+        collate = self.collate_fn or default_collate_fn
+        for indices in self.batch_sampler:
+            batch = collate([self.dataset[i] for i in indices])
+            yield _to_tensors(batch)
+
+    def _iter_workers(self):
+        try:
+            yield from super().__iter__()
+        except Exception:
+            recorded = self.dataset.fatal_error() if hasattr(self.dataset, "fatal_error") else None
+            if recorded is None:
+                raise
+            name, message = recorded
+            raise _ERRORS_BY_NAME.get(name, RuntimeError)(message) from None
+
+    def set_epoch(self, epoch):
+        """Pass ``epoch`` to the batch sampler (shuffle order) and the dataset (per-sample seeds)."""
+        self.epoch = int(epoch)
+        sampler = getattr(self.batch_sampler, "sampler", None)
+        for obj in (self.batch_sampler, sampler, self.dataset):
+            if obj is not None and hasattr(obj, "set_epoch"):
+                obj.set_epoch(epoch)
+
+
+def build_dataloader(dataset, batch_size, num_workers=0, shuffle=False, drop_last=False, seed=None,
+                     use_shared_memory=True, world_size=None, rank=None, collate_fn=None):
+    """Wrap ``dataset`` in an EpochDataLoader yielding lists of batched tensors.
+
+    With ``world_size`` (default paddle.distributed.get_world_size()) > 1 each rank reads its
+    share through paddle.io.DistributedBatchSampler (its shuffle is seeded by the epoch);
+    otherwise an EpochSampler seeded by (seed, epoch). ``seed`` is also handed to the dataset
+    (``dataset.seed``) so each sample gets its own numpy Generator in results['rng'].
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if world_size is None:
+        world_size = paddle.distributed.get_world_size()
+    if rank is None:
+        rank = paddle.distributed.get_rank()
+    if seed is not None and hasattr(dataset, "seed"):
+        dataset.seed = seed
+    if world_size > 1:
+        batch_sampler = paddle.io.DistributedBatchSampler(
+            dataset, batch_size=batch_size, num_replicas=world_size, rank=rank,
+            shuffle=shuffle, drop_last=drop_last)
+    else:
+        batch_sampler = paddle.io.BatchSampler(
+            sampler=EpochSampler(len(dataset), shuffle=shuffle, seed=seed),
+            batch_size=batch_size, drop_last=drop_last)
+    return EpochDataLoader(
+        dataset, batch_sampler=batch_sampler, num_workers=num_workers,
+        use_shared_memory=use_shared_memory, collate_fn=collate_fn, return_list=True,
+        worker_init_fn=WorkerSeeder(dataset, seed) if num_workers > 0 else None)

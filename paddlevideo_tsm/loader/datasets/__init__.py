@@ -1,0 +1,25 @@
+"""Registered list-file datasets and ``build_dataset`` from a PaddleVideo DATASET split config."""
+from ...utils.config import ConfigError
+from ..registry import DATASETS
+from .base import INVALID_LABEL, BaseDataset  # noqa: F401
+from .frame import FrameDataset  # noqa: F401
+from .list_file import ListEntry, read_label_map, read_list  # noqa: F401
+from .video import VideoDataset  # noqa: F401
+
+
+def build_dataset(dataset_cfg, pipeline_cfg, **extra):
+    """DATASET.<split> mapping ({format: FrameDataset, file_path, ...}) + PIPELINE.<split> -> dataset.
+
+    ``extra`` (e.g. test_mode=True, num_clips=3, seed=0) overrides the config's keys.
+    """
+    from .. import build_pipeline  # the pipelines module builds the callable
+
+    if dataset_cfg is None or "format" not in dataset_cfg:
+        known = ", ".join(sorted(DATASETS))
+        raise ConfigError(f"DATASET split config needs 'format' (one of: {known}), got {dict(dataset_cfg or {})}")
+    cfg = {k: v for k, v in dataset_cfg.items() if k != "format"}
+    cfg["name"] = dataset_cfg["format"]
+    try:
+        return DATASETS.build(cfg, pipeline=build_pipeline(pipeline_cfg), **extra)
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"DATASET format {dataset_cfg['format']}: {exc.args[0] if exc.args else exc}") from None
