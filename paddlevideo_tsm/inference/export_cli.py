@@ -38,6 +38,15 @@ def _split_overrides(argv):
     return out
 
 
+def _online_files(meta, out_dir, save_name):
+    """The files export_online wrote (its metadata names model and params; the .online.json sits beside)."""
+    if isinstance(meta, (list, tuple)):
+        return list(meta)
+    meta = meta or {}
+    files = [meta.get("model_file"), meta.get("params_file"), os.path.join(out_dir, save_name + ".online.json")]
+    return [f for f in files if f and os.path.isfile(f)]
+
+
 def run(args):
     """Export per ``args``; prints the files and the input shape; returns the exit code."""
     from ..modeling.weights import CheckpointError
@@ -54,8 +63,13 @@ def run(args):
             except ImportError as exc:
                 raise InferenceError(f"--online needs paddlevideo_tsm.online.export_online, which is not "
                                      f"available ({exc})") from None
-            written = export_online(cfg, args.weights, args.out_dir, save_name, args.format)
-            shape = None
+            try:
+                meta = export_online(cfg, args.weights, args.out_dir, save_name, args.format, size=args.img_size)
+            except ValueError as exc:
+                raise InferenceError(f"--online: {exc}") from None
+            written, shape = _online_files(meta, args.out_dir, save_name), None
+            for name, in_shape in (meta or {}).get("inputs", [])[:1]:
+                print(f"online input {name}: {list(in_shape)} (+ {len(meta['inputs']) - 1} shift caches)")
         else:
             written, shape = export_from_config(cfg, args.weights, args.out_dir, save_name, args.num_seg,
                                                 args.img_size, args.batch_size, args.format)

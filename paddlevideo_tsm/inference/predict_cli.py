@@ -60,8 +60,9 @@ def _label_names(args, cfg):
 
 def build_predictor(args, num_seg, expected_shape):
     """The backend's predictor for ``args``; its exported input shape checked against the config."""
-    from .predictor import PaddlePredictor, check_input_shape
+    from .predictor import PaddlePredictor, check_device, check_input_shape
 
+    check_device(args.use_gpu, args.use_tensorrt)  # before any file checks: the request itself is impossible
     cpu_threads = args.cpu_threads or os.cpu_count()
     layout = "NHWC" if expected_shape[-1] == 3 else "NCHW"
     if args.backend == "onnxruntime":
