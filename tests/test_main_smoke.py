@@ -1,0 +1,196 @@
+"""main.py end to end on a tiny TSM and demo clips: train + validate + save + VisualDL, test, errors, AMP."""
+import glob
+import json
+import re
+import sys
+
+import numpy as np
+import paddle
+import pytest
+
+import main as main_py
+from _tiny_training import make_demo, run_main, tiny_config, write_config
+from paddlevideo_tsm.metrics import mean_class_accuracy, topk_correct
+from paddlevideo_tsm.tasks import amp as amp_mod
+from paddlevideo_tsm.tasks.train import train_one_step
+
+LOG_RE = re.compile(
+    r"epoch:\[\s*(\d+)/(\d+)\] train iter:(\d+)/(\d+) loss: ([\d.]+) top1: ([\d.]+) top5: ([\d.]+) "
+    r"lr: ([\d.e-]+) batch_cost: [\d.]+ s reader_cost: [\d.]+ s ips: [\d.]+ clips/s ETA: \d+:\d\d:\d\d")
+VALID_RE = re.compile(r"\[VALID\] epoch:(\d+) loss: [\d.]+ top1: ([\d.]+) top5: ([\d.]+) over (\d+) clips")
+TEST_RE = re.compile(r"\[TEST\] top1: ([\d.]+) top5: ([\d.]+) mean_class_acc: ([\d.]+) \((\d+) videos")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One training run: 3 epochs of 4 iterations cut at 10, validation, VisualDL, --amp on CPU."""
+    tmp = tmp_path_factory.mktemp("smoke")
+    demo = make_demo(tmp / "demo")
+    cfg = tiny_config(demo, epochs=3, save_interval=2)
+    cfg["OPTIMIZER"]["learning_rate"]["values"] = [0.01, 0.001]
+    path = write_config(tmp / "tiny.yaml", cfg)
+    out = tmp / "out"
+    proc = run_main("-c", path, "--validate", "--use_visualdl", "--amp", "--amp_level", "O2",
+                    "--output", out, "--max_iters", 10)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {"tmp": tmp, "demo": demo, "cfg": path, "out": out, "stdout": proc.stdout, "stderr": proc.stderr}
+
+
+def test_training_log_lines(trained):
+    rows = [m.groups() for m in LOG_RE.finditer(trained["stdout"])]
+    assert [(int(r[0]), int(r[2])) for r in rows] == [(1, i) for i in range(1, 5)] + [(2, i) for i in range(1, 5)] + [(3, 1), (3, 2)]
+    assert all(int(r[1]) == 3 and int(r[3]) == 4 for r in rows)
+    # boundary at epoch 1 = iteration 4, stepped per iteration
+    assert [float(r[7]) for r in rows] == [0.01] * 4 + [0.001] * 6
+    assert len(re.findall(r"END epoch:\d train loss_avg: [\d.]+ top1_avg: [\d.]+ top5_avg", trained["stdout"])) == 3
+
+
+def test_validation_best_and_checkpoints(trained):
+    valid = [m.groups() for m in VALID_RE.finditer(trained["stdout"])]
+    assert [int(v[0]) for v in valid] == [1, 2, 3] and all(int(v[3]) == 8 for v in valid)
+    best = max(float(v[1]) for v in valid)
+    assert f"best val top1: {best:.5f}" in trained["stdout"]
+    names = sorted(p.split("/")[-1] for p in glob.glob(str(trained["out"] / "tiny_tsm_*")))
+    # save_interval 2 counted from epoch 1: only epoch 2 of 3
+    assert names == ["tiny_tsm_best.pdparams", "tiny_tsm_epoch_00002.pdopt", "tiny_tsm_epoch_00002.pdparams",
+                     "tiny_tsm_epoch_00002.pdstate"]
+
+
+def test_amp_on_cpu_says_so_once(trained):
+    lines = [ln for ln in trained["stdout"].splitlines() if "mixed precision needs a GPU" in ln]
+    assert len(lines) == 1
+
+
+def test_visualdl_scalars_read_back(trained):
+    from visualdl import LogReader
+    files = glob.glob(str(trained["out"] / "vdl" / "vdlrecords.*"))
+    assert len(files) == 1
+    reader = LogReader(file_path=files[0])
+    losses = [float(r[4]) for r in (m.groups() for m in LOG_RE.finditer(trained["stdout"]))]
+    train_loss = reader.get_data("scalar", "train/loss")
+    assert [d.id for d in train_loss] == list(range(1, 11))
+    np.testing.assert_allclose([d.value for d in train_loss], losses, atol=1e-5)
+    val_top1 = [d.value for d in reader.get_data("scalar", "val/top1")]
+    np.testing.assert_allclose(val_top1, [float(v[1]) for v in (m.groups() for m in VALID_RE.finditer(trained["stdout"]))], atol=1e-5)
+    for tag in ("train/top1", "train/top5", "train/lr", "train/ips", "val/loss", "val/top5"):
+        assert len(reader.get_data("scalar", tag)) > 0, tag
+
+
+def test_multicrop_test_run_and_saved_scores(trained):
+    """--test with 2 clips x ThreeCrop: printed metrics == numpy on the saved per-video scores, and
+    one video's scores == the model run by hand on its 6 views."""
+    results = trained["tmp"] / "scores.jsonl"
+    weights = trained["out"] / "tiny_tsm_best.pdparams"
+    proc = run_main("-c", trained["cfg"], "--test", "-w", weights, "--save_results", results,
+                    "-o", "PIPELINE.test.transform.1={ThreeCrop: {target_size: 32}}",
+                    "-o", "DATASET.test.num_clips=2", "-o", "METRIC.name=MultiCropMetric")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    top1, top5, mca, count = TEST_RE.search(proc.stdout).groups()
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert int(count) == len(rows) == 8
+    scores = np.array([r["scores"] for r in rows])
+    labels = np.array([r["label"] for r in rows])
+    assert float(top1) == pytest.approx(topk_correct(scores, labels, 1).mean(), abs=5e-5)
+    assert float(top5) == pytest.approx(topk_correct(scores, labels, 5).mean(), abs=5e-5)
+    assert float(mca) == pytest.approx(mean_class_accuracy(scores, labels), abs=5e-5)
+
+    from paddlevideo_tsm.loader.datasets import build_dataset
+    from paddlevideo_tsm.modeling import build_model, load_checkpoint
+    from paddlevideo_tsm.utils.config import get_config
+    cfg = get_config(trained["cfg"], ["PIPELINE.test.transform.1={ThreeCrop: {target_size: 32}}"])
+    ds = build_dataset(cfg.DATASET.test, cfg.PIPELINE.test, test_mode=True, num_clips=2)
+    views, label, _ = ds[rows[3]["index"]]
+    assert views.shape[0] == 6 and ds.entries[rows[3]["index"]].path == rows[3]["filename"]
+    model = build_model(cfg.MODEL)
+    load_checkpoint(model, str(weights))
+    model.eval()
+    with paddle.no_grad():
+        per_view = model(paddle.to_tensor(views)).numpy()  # the 6 views as a batch of clips
+    np.testing.assert_allclose(rows[3]["scores"], per_view.mean(axis=0), rtol=1e-4, atol=1e-4)
+    assert rows[3]["label"] == int(label[0])
+
+
+@pytest.fixture
+def small_cfg(trained, tmp_path):
+    return trained["cfg"]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--test"], "--test needs the weights"),
+    (["-o", "epochs=many"], "override key 'epochs' expects int"),
+    (["-o", "DATASET.train.file_path=/no/such.list"], "/no/such.list"),
+    (["--test", "-w", "/no/such.pdparams"], "/no/such.pdparams: weights file not found"),
+    (["--resume", "/no/run_epoch_00001.pdparams"], "/no/run_epoch_00001.pdstate"),
+])
+def test_user_errors_are_one_line_exit_2(small_cfg, args, needle, capsys):
+    from paddlevideo_tsm.utils.logger import get_logger
+    for handler in get_logger().handlers:  # the logger kept the stdout of an earlier capture
+        handler.stream = sys.stdout
+    rc = main_py.main(["-c", small_cfg, *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert err[-1].startswith("error: ") and needle in err[-1]
+    assert not any("Traceback" in line for line in err), err
+
+
+def test_setup_amp_wiring_with_a_gpu_pretended(monkeypatch):
+    model = paddle.nn.Linear(4, 2)
+    opt = paddle.optimizer.SGD(0.1, parameters=model.parameters())
+    calls, scalers = [], []
+
+    def spy_decorate(models, optimizers, level):
+        calls.append(level)
+        return models, optimizers
+
+    class SpyGradScaler:
+        def __init__(self, **kwargs):
+            scalers.append(kwargs)
+
+    monkeypatch.setattr(amp_mod.paddle.amp, "decorate", spy_decorate)
+    monkeypatch.setattr(amp_mod.paddle.amp, "GradScaler", SpyGradScaler)
+    _, _, state = amp_mod.setup_amp(model, opt, True, "O2", gpu_available=lambda: True)
+    assert calls == ["O2"] and state.enabled and state.level == "O2"
+    # dynamic loss scaling from 2**16 (a real GradScaler turns itself off on a CPU place)
+    assert isinstance(state.scaler, SpyGradScaler) and scalers == [{"init_loss_scaling": 2.0 ** 16}]
+    _, _, state = amp_mod.setup_amp(model, opt, True, "O1", gpu_available=lambda: True)
+    assert calls == ["O2"] and state.level == "O1"  # O1 does not decorate
+    _, _, off = amp_mod.setup_amp(model, opt, True, "O2", gpu_available=lambda: False)
+    assert not off.enabled and off.scaler is None and calls == ["O2"]
+
+
+def test_train_step_goes_through_the_scaler():
+    class Head(paddle.nn.Layer):
+        def loss(self, scores, labels):
+            return {"loss": scores.mean(), "top1": scores.mean(), "top5": scores.mean()}
+
+    class Net(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.head = paddle.nn.Linear(3, 2), Head()
+
+        def forward(self, x):
+            return self.fc(x)
+
+    class SpyScaler:
+        def __init__(self):
+            self.calls = []
+
+        def scale(self, loss):
+            self.calls.append("scale")
+            return loss * 4.0
+
+        def step(self, opt):
+            self.calls.append("step")
+            opt.step()
+
+        def update(self):
+            self.calls.append("update")
+
+    net = Net()
+    opt = paddle.optimizer.SGD(0.1, parameters=net.parameters())
+    state = amp_mod.AmpState(enabled=False, scaler=SpyScaler())
+    before = net.fc.bias.numpy().copy()
+    train_one_step(net, net, opt, [paddle.ones([2, 3]), paddle.zeros([2, 1])], state)
+    assert state.scaler.calls == ["scale", "step", "update"]
+    # d(4 * mean)/d bias = 4 / 2 per class: the scaled loss's gradient reached the update
+    np.testing.assert_allclose(net.fc.bias.numpy(), before - 0.1 * 2.0, rtol=1e-6)
