@@ -115,7 +115,7 @@ def _resume_prefix(resume, out_dir, model_name, logger):
 
 def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", max_iters=None,
                 output=None, resume=None, use_visualdl=False, seed=None, gpu_available=None):
-    """Train ``cfg``'s model; returns {'best_top1', 'epochs_run', 'iters', 'output'}."""
+    """Train ``cfg``'s model; returns {'best_top1', 'epochs_run', 'iters', 'output', 'model'}."""
     logger, world, rank, seed = setup_runtime(cfg, seed)
     name = cfg["model_name"]
     out_dir = output_dir(cfg, output)
@@ -248,4 +248,4 @@ def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", ma
     if validate and best is not None:
         logger.info(f"best val top1: {best:.5f}")
     logger.info(f"training done: {epochs_run} epochs, {done} iterations, {time.time() - train_start:.1f} s")
-    return {"best_top1": best, "epochs_run": epochs_run, "iters": done, "output": out_dir}
+    return {"best_top1": best, "epochs_run": epochs_run, "iters": done, "output": out_dir, "model": raw_model}
