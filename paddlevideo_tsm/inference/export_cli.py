@@ -57,6 +57,10 @@ def run(args):
     try:
         cfg = get_config(args.config, args.override)
         save_name = args.save_name or cfg.get("model_name") or "model"
+        if args.onnx and cfg["MODEL"]["backbone"].get("data_format", "NCHW") == "NHWC":
+            # checked first: paddle2onnx 2.1 aborts the whole process on an NHWC conv2d
+            raise InferenceError("--onnx: paddle2onnx cannot convert NHWC convolutions; export with "
+                                 "-o MODEL.backbone.data_format=NCHW (the same weights load)")
         if args.online:
             try:
                 from ..online import export_online
