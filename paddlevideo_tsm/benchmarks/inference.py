@@ -1,0 +1,211 @@
+"""Inference speed per clip: dynamic graph, Paddle Inference (oneDNN on/off), ONNX Runtime; test preprocessing per video.
+
+The model is exported to a temporary folder (random init unless --weights) and every engine runs
+the same random clips at batch 1 and 8 with 1 thread and all threads; each cell is the median of
+--repeat timed runs after --warmup untimed ones, divided by the batch (ms per clip). Preprocessing
+is the config's test pipeline (the predictor's) on each video of --videos, median ms per video.
+Example: python tools/benchmark.py inference --depth 50 --size 224 --num_seg 8 --json tsm_r50.json
+"""
+import importlib.util
+import json
+import os
+import statistics
+import tempfile
+import time
+
+import numpy as np
+
+SHARED_VIDEOS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                             os.pardir, "shared", "data", "videos")
+ENGINES = ("dynamic", "paddle_onednn", "paddle_plain", "onnxruntime")
+
+
+def add_arguments(parser):
+    a = parser.add_argument
+    a("-c", "--config", default=None, help="model config (else a ResNet TSM from --depth/--size/--num_seg)")
+    a("-o", "--override", action="append", default=[], help="config override KEY=VALUE")
+    a("--weights", default=None, help=".pdparams to load (default: random init)")
+    a("--depth", type=int, default=50)
+    a("--size", type=int, default=224, help="input height = width")
+    a("--num_seg", type=int, default=8)
+    a("--base_channels", type=int, default=64)
+    a("--num_classes", type=int, default=400)
+    a("--batches", default="1,8", help="comma list of clips per run")
+    a("--threads", default=None, help="comma list of CPU thread counts (default: 1 and all cores)")
+    a("--engines", default=",".join(ENGINES), help=f"comma list of {', '.join(ENGINES)}")
+    a("--repeat", type=int, default=3, help="timed runs per cell (median reported)")
+    a("--warmup", type=int, default=1, help="untimed runs first")
+    a("--videos", default=SHARED_VIDEOS, help="folder of videos for the preprocessing timing ('' = skip)")
+    a("--json", default=None, help="also write the results to this JSON file")
+
+
+def synthetic_config(depth, size, num_seg, base_channels=64, num_classes=400):
+    """A TSM config like configs/tsm_k400_videos.yaml (Scale 256/224-ratio + CenterCrop test pipeline)."""
+    from ..utils.config import _to_attr
+
+    width = 512 if depth in (18, 34) else 2048
+    scale = int(round(size * 256 / 224))
+    return _to_attr({
+        "model_name": f"tsm_r{depth}_{num_seg}x{size}",
+        "MODEL": {"framework": "Recognizer2D",
+                  "backbone": {"name": "ResNetTSM", "depth": depth, "num_seg": num_seg,
+                               "base_channels": base_channels, "pretrained": None},
+                  "head": {"name": "TSMHead", "num_classes": num_classes,
+                           "in_channels": width * base_channels // 64}},
+        "DATASET": {"batch_size": 1, "test": {"num_clips": 1}},
+        "PIPELINE": {"test": {
+            "decode": {"name": "VideoDecoder", "backend": "decord"},
+            "sample": {"name": "Sampler", "num_seg": num_seg, "seg_len": 1, "valid_mode": True},
+            "transform": [{"Scale": {"short_size": scale}}, {"CenterCrop": {"target_size": size}},
+                          {"Image2Array": None},
+                          {"Normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}]}},
+        "INFERENCE": {"num_seg": num_seg, "target_size": size},
+    })
+
+
+def median_seconds(fn, repeat, warmup):
+    """Median wall-clock seconds of ``fn()`` over ``repeat`` runs after ``warmup`` untimed runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _engine_runner(engine, cfg, files, threads, data_format):
+    """A callable x -> scores for ``engine`` at ``threads`` CPU threads (None when unavailable)."""
+    if engine == "dynamic":
+        import paddle
+        from ..utils.threads import set_cpu_threads
+
+        model = files["dynamic_model"]
+        set_cpu_threads(threads)
+
+        def run(x):
+            with paddle.no_grad():
+                return model(paddle.to_tensor(x)).numpy()
+        return run
+    if engine.startswith("paddle_"):
+        from ..inference.predictor import PaddlePredictor
+        from ..utils.threads import set_cpu_threads
+
+        set_cpu_threads(threads)
+        pred = PaddlePredictor(files["model_file"], files["params_file"], cpu_threads=threads,
+                               enable_mkldnn=(engine == "paddle_onednn"), data_format=data_format)
+        return pred.run
+    if engine == "onnxruntime":
+        if not files.get("onnx_file"):
+            return None
+        from ..inference.onnx import OnnxRuntimePredictor
+        return OnnxRuntimePredictor(files["onnx_file"], cpu_threads=threads).run
+    raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+
+
+def _prepare(cfg, weights, tmp):
+    """Export the model once; returns {'model_file', 'params_file', 'onnx_file' or None, 'dynamic_model', 'note'}."""
+    from ..inference.export import build_export_model, export_model, inference_settings, input_shape
+
+    num_seg, size, data_format = inference_settings(cfg)
+    shape = input_shape(num_seg, size, data_format)
+    written = export_model(build_export_model(cfg, weights, num_seg), tmp, "bench", shape, "pdmodel")
+    # a second instance for the dynamic graph (to_static converted the first one's forward); with
+    # random init its weights differ from the export's, which does not change the timing
+    model = build_export_model(cfg, weights, num_seg)
+    files = {"model_file": written[0], "params_file": written[1], "onnx_file": None, "dynamic_model": model,
+             "note": ""}
+    have_onnx = all(importlib.util.find_spec(m) for m in ("paddle2onnx", "onnxruntime"))
+    if not have_onnx:
+        files["note"] = "onnxruntime/paddle2onnx not installed"
+    elif data_format == "NHWC":
+        files["note"] = "paddle2onnx cannot convert NHWC"
+    else:
+        from ..inference.onnx import convert_to_onnx
+        files["onnx_file"] = convert_to_onnx(files["model_file"], files["params_file"],
+                                             os.path.join(tmp, "bench.onnx"))
+    return files, (num_seg, size, data_format)
+
+
+def preprocessing_ms(cfg, videos_dir, repeat, warmup):
+    """{video name: median ms} of the config's test pipeline (the predictor's) per video."""
+    from ..inference.preprocess import Preprocessor, num_test_clips
+
+    if not videos_dir or not os.path.isdir(videos_dir):
+        return {}
+    pre = Preprocessor(cfg["PIPELINE"]["test"], num_test_clips(cfg))
+    out = {}
+    for name in sorted(os.listdir(videos_dir)):
+        path = os.path.join(videos_dir, name)
+        if os.path.isfile(path):
+            out[name] = 1000.0 * median_seconds(lambda: pre(path, "video"), repeat, warmup)
+    return out
+
+
+def _table(results, threads_list, batches):
+    lines = []
+    header = ["engine"] + [f"b{b} t{t}" for b in batches for t in threads_list]
+    rows = []
+    for engine, cells in results.items():
+        rows.append([engine] + [f"{cells[f'{b}x{t}']:.1f}" if cells.get(f"{b}x{t}") is not None else "-"
+                                for b in batches for t in threads_list])
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    fmt = "  ".join(("{:<%d}" if i == 0 else "{:>%d}") % w for i, w in enumerate(widths))
+    lines += [fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r) for r in rows]
+    return lines
+
+
+def run(args):
+    from ..utils.config import get_config
+    from ..utils.threads import available_cores
+
+    if args.config:
+        cfg = get_config(args.config, args.override)
+    else:
+        cfg = synthetic_config(args.depth, args.size, args.num_seg, args.base_channels, args.num_classes)
+    batches = [int(b) for b in str(args.batches).split(",") if b]
+    cores = available_cores()
+    threads_list = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, cores})
+    engines = [e for e in args.engines.split(",") if e]
+    with tempfile.TemporaryDirectory() as tmp:
+        files, (num_seg, size, data_format) = _prepare(cfg, args.weights, tmp)
+        shape = lambda b: [b, num_seg, 3, size, size] if data_format == "NCHW" else [b, num_seg, size, size, 3]
+        rng = np.random.default_rng(0)
+        results = {}
+        for engine in engines:
+            results[engine] = {}
+            for threads in threads_list:
+                runner = _engine_runner(engine, cfg, files, threads, data_format)
+                for b in batches:
+                    key = f"{b}x{threads}"
+                    if runner is None:
+                        results[engine][key] = None
+                        continue
+                    x = rng.standard_normal(shape(b)).astype(np.float32)
+                    results[engine][key] = 1000.0 * median_seconds(lambda: runner(x), args.repeat, args.warmup) / b
+                    print(f"  {engine:14s} batch {b} threads {threads}: {results[engine][key]:.1f} ms/clip",
+                          flush=True)
+                del runner
+        pre = preprocessing_ms(cfg, args.videos, max(args.repeat, 3), 1)
+    title = (f"{cfg.get('model_name')}: {num_seg}x{size} {data_format}, ms per clip (median of {args.repeat} "
+             f"after {args.warmup} warm-up); columns b=batch t=threads; {cores} cores")
+    print(title)
+    for line in _table(results, threads_list, batches):
+        print(line)
+    if files["note"]:
+        print(f"onnxruntime: {files['note']}")
+    for name, ms in pre.items():
+        print(f"preprocessing {name}: {ms:.1f} ms per video ({num_test_clips_of(cfg)} clip(s), test pipeline)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"model": cfg.get("model_name"), "num_seg": num_seg, "size": size,
+                       "data_format": data_format, "cores": cores, "ms_per_clip": results,
+                       "preprocess_ms_per_video": pre, "repeat": args.repeat, "warmup": args.warmup}, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def num_test_clips_of(cfg):
+    from ..inference.preprocess import num_test_clips
+    return num_test_clips(cfg)
