@@ -1,5 +1,6 @@
-"""Run main.py's main() in this process (one rank of a launch), then save this rank's trained
-parameters to <OUT>/rank<r>.pdparams. Usage: python _dist_worker.py OUT main.py-args..."""
+"""One rank of a launch: main.py training, this rank's trained parameters saved to
+<OUT>/rank<r>.pdparams, then main.py --test of <OUT>/<TEST_WEIGHTS> in the same process.
+Usage: python _dist_worker.py OUT TEST_WEIGHTS main.py-training-args..."""
 import os
 import sys
 
@@ -9,8 +10,9 @@ import paddle  # noqa: E402
 
 import main as main_py  # noqa: E402
 import paddlevideo_tsm.tasks as tasks  # noqa: E402
+from paddlevideo_tsm.utils.dist import barrier  # noqa: E402
 
-out = sys.argv[1]
+out, test_weights, train_args = sys.argv[1], sys.argv[2], sys.argv[3:]
 real_train = tasks.train_model
 result = {}
 
@@ -21,8 +23,11 @@ def keep_result(*args, **kwargs):
 
 
 tasks.train_model = keep_result
-rc = main_py.main(sys.argv[2:])
+rc = main_py.main(train_args)
 if rc == 0 and "model" in result:
     rank = paddle.distributed.get_rank()
     paddle.save(result["model"].state_dict(), os.path.join(out, f"rank{rank}.pdparams"))
+    barrier()  # rank 0's checkpoint is on disk before anyone tests it
+    config = train_args[train_args.index("-c") + 1]
+    rc = main_py.main(["-c", config, "--test", "-w", os.path.join(out, test_weights)])
 sys.exit(rc)

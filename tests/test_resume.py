@@ -1,4 +1,7 @@
-"""Resume equivalence: 2 epochs straight == 1 epoch, stop, --resume auto, 1 more epoch (main.py runs)."""
+"""Resume equivalence: 2 epochs straight == 1 epoch, stop, --resume auto, 1 more epoch (main.py runs).
+
+(A missing --resume checkpoint is checked with the other user errors in test_main_smoke.py.)
+"""
 import numpy as np
 import paddle
 import pytest
@@ -34,11 +37,3 @@ def test_stop_and_resume_gives_identical_weights(demo, tmp_path):
     e1 = paddle.load(str(tmp_path / "split" / "tiny_tsm_epoch_00001.pdparams"))
     assert not np.array_equal(e1["head.fc.weight"].numpy(), a["head.fc.weight"].numpy())
 
-
-def test_resume_from_explicit_file_and_missing_checkpoint(demo, tmp_path):
-    cfg = write_config(tmp_path / "tiny.yaml", tiny_config(demo, epochs=1))
-    missing = run_main("-c", cfg, "--output", tmp_path / "o", "--resume", tmp_path / "nope_epoch_00001.pdparams")
-    assert missing.returncode == 2
-    assert missing.stderr.strip().splitlines()[-1].startswith("error: ")
-    assert "nope_epoch_00001.pdstate" in missing.stderr
-    assert "Traceback" not in missing.stderr
