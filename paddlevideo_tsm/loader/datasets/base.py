@@ -6,6 +6,7 @@ from ...utils.logger import get_logger
 from ..bad_samples import (LOAD_ERRORS, BadDataLimitError, BadSampleLog, bad_fraction_message,
                            one_line_reason)
 from ..errors import DataError
+from ..views import load_views as stack_views
 from .list_file import read_label_map, read_list
 
 INVALID_LABEL = -1
@@ -140,12 +141,8 @@ class BaseDataset(paddle.io.Dataset):
 
     def load_views(self, index):
         """All test views of entry ``index``: float32 [num_clips*crops, T, C, H, W]."""
-        rng = self.sample_rng(index)
-        views = []
-        for k in range(self.num_clips):
-            imgs = self._run_pipeline(index, rng, k, self.num_clips)
-            views.append(imgs[None] if imgs.ndim == 4 else imgs)
-        return np.concatenate(views, axis=0).astype(np.float32, copy=False)
+        # the same stacking as tools/predict.py (loader/views.py)
+        return stack_views(self.pipeline, self.make_results(index), self.num_clips, self.sample_rng(index))
 
     def _test_item(self, index):
         entry = self.entries[index]
