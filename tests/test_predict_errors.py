@@ -200,3 +200,19 @@ def test_boolean_flags():
     from argparse import ArgumentTypeError
     with pytest.raises(ArgumentTypeError):
         str2bool("maybe")
+
+
+def test_load_views_stacks_clips_then_crops():
+    from paddlevideo_tsm.loader.views import load_views
+
+    def fake_pipeline(results):
+        # clip k -> 2 crops [2, T=3, 1, 1, 1] filled with 10*k + crop
+        k = results["clip_idx"]
+        assert results["num_clips"] == 3 and results["filename"] == "v.avi"
+        return {"imgs": np.stack([np.full((3, 1, 1, 1), 10 * k + c, np.uint8) for c in range(2)])}
+
+    views = load_views(fake_pipeline, {"filename": "v.avi"}, num_clips=3)
+    assert views.dtype == np.float32 and views.shape == (6, 3, 1, 1, 1)
+    assert views[:, 0, 0, 0, 0].tolist() == [0, 1, 10, 11, 20, 21]
+    single = load_views(lambda r: {"imgs": np.zeros((3, 2, 2, 2))}, {"filename": "v"}, num_clips=1)
+    assert single.shape == (1, 3, 2, 2, 2)

@@ -63,7 +63,9 @@ def build_predictor(args, num_seg, expected_shape):
     from .predictor import PaddlePredictor, check_device, check_input_shape
 
     check_device(args.use_gpu, args.use_tensorrt)  # before any file checks: the request itself is impossible
-    cpu_threads = args.cpu_threads or os.cpu_count()
+    from ..utils.threads import available_cores
+
+    cpu_threads = args.cpu_threads or available_cores()
     layout = "NHWC" if expected_shape[-1] == 3 else "NCHW"
     if args.backend == "onnxruntime":
         if args.use_gpu or args.use_tensorrt:
