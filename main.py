@@ -7,6 +7,9 @@
 import argparse
 import sys
 
+# before anything imports paddle, which overwrites an unset OMP_NUM_THREADS with 1
+import paddlevideo_tsm.utils.threads  # noqa: F401
+
 
 
 def user_errors():

@@ -1,7 +1,22 @@
 """CPU math-library thread count: every core this process may use, unless configured otherwise."""
 import os
+import sys
 
 from .config import ConfigError
+
+THREAD_ENV_KEYS = ("CPU_NUM_THREADS", "OMP_NUM_THREADS")
+# importing paddle sets OMP_NUM_THREADS=1 when it is unset, so the user's setting is only
+# known from before that import (main.py imports this module first)
+_ENV_BEFORE_PADDLE = (None if "paddle" in sys.modules
+                      else {k: os.environ[k] for k in THREAD_ENV_KEYS if k in os.environ})
+
+
+def thread_environment():
+    """The thread variables the user set: a snapshot from before paddle was imported, or, when
+    paddle came first, CPU_NUM_THREADS only (OMP_NUM_THREADS may then be paddle's own '1')."""
+    if _ENV_BEFORE_PADDLE is not None:
+        return dict(_ENV_BEFORE_PADDLE)
+    return {k: os.environ[k] for k in ("CPU_NUM_THREADS",) if k in os.environ}
 
 
 def available_cores():
@@ -24,12 +39,12 @@ def local_processes():
 def resolve_cpu_threads(config_value=None, environ=None):
     """Threads to use -> (count, source): config ``cpu_threads``, else env CPU_NUM_THREADS, else
     OMP_NUM_THREADS, else the usable cores divided among the local training processes."""
-    environ = os.environ if environ is None else environ
+    environ = thread_environment() if environ is None else environ
     if config_value is not None:
         if not isinstance(config_value, int) or isinstance(config_value, bool) or config_value < 1:
             raise ConfigError(f"cpu_threads: must be a positive int, got {config_value!r}")
         return config_value, "config cpu_threads"
-    for key in ("CPU_NUM_THREADS", "OMP_NUM_THREADS"):
+    for key in THREAD_ENV_KEYS:
         raw = environ.get(key, "").strip()
         if raw:
             if not raw.isdigit() or int(raw) < 1:

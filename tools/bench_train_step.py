@@ -1,0 +1,69 @@
+"""Seconds per training step of TSM (default ResNet-50, batch 2 x 8 frames x 224 px, NCHW) and peak RSS.
+
+  python tools/bench_train_step.py [--threads N] [--steps 3] [--depth 50] [--batch 2] [--num_seg 8]
+The step is the trainer's own (forward, loss, backward, Momentum + L2 + global-norm clip update).
+"""
+import argparse
+import os
+import resource
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, help="math library threads (default: as main.py: every usable core)")
+    p.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
+    p.add_argument("--depth", type=int, default=50)
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--num_seg", type=int, default=8)
+    p.add_argument("--size", type=int, default=224)
+    p.add_argument("--data_format", default="NCHW", choices=["NCHW", "NHWC"])
+    args = p.parse_args(argv)
+
+    from paddlevideo_tsm.utils import threads as _threads  # noqa: F401  (reads the env before paddle)
+    import numpy as np
+    import paddle
+
+    from paddlevideo_tsm.modeling import build_model
+    from paddlevideo_tsm.solver import build_lr, build_optimizer
+    from paddlevideo_tsm.tasks.amp import AmpState
+    from paddlevideo_tsm.tasks.train import train_one_step
+    from paddlevideo_tsm.utils.threads import resolve_cpu_threads, set_cpu_threads
+
+    threads, source = resolve_cpu_threads(args.threads)
+    set_cpu_threads(threads)
+    paddle.seed(0)
+    in_ch = 2048 if args.depth >= 50 else 512
+    model = build_model({"framework": "Recognizer2D",
+                         "backbone": {"name": "ResNetTSM", "depth": args.depth, "num_seg": args.num_seg,
+                                      "data_format": args.data_format},
+                         "head": {"name": "TSMHead", "num_classes": 400, "in_channels": in_ch}})
+    model.train()
+    opt_cfg = {"name": "Momentum", "momentum": 0.9, "weight_decay": {"name": "L2", "value": 1e-4},
+               "grad_clip": {"name": "ClipGradByGlobalNorm", "value": 20.0}}
+    optimizer = build_optimizer(opt_cfg, build_lr(0.01, 1), model.parameters())
+    shape = ([args.batch, args.num_seg, 3, args.size, args.size] if args.data_format == "NCHW"
+             else [args.batch, args.num_seg, args.size, args.size, 3])
+    rng = np.random.default_rng(0)
+    imgs = paddle.to_tensor(rng.normal(size=shape).astype("float32"))
+    labels = paddle.to_tensor(rng.integers(0, 400, size=(args.batch, 1)))
+    amp = AmpState()
+    times = []
+    for i in range(args.steps + 1):
+        t = time.perf_counter()
+        out = train_one_step(model, model, optimizer, [imgs, labels], amp)
+        out["loss"].item()
+        times.append(time.perf_counter() - t)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    timed = times[1:]
+    print(f"TSM-R{args.depth} {args.data_format} batch {args.batch} x {args.num_seg} x {args.size}: "
+          f"threads {threads} ({source}); warm-up {times[0]:.2f} s; per step "
+          f"mean {np.mean(timed):.2f} s, min {np.min(timed):.2f} s over {len(timed)}; peak RSS {peak_mb:.0f} MB; "
+          f"load average {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
