@@ -96,3 +96,22 @@ def test_fixed_batch_export_pads_last_chunk(workdir, capsys):
     # the benchmark table names the three stages with a median over the 3 inputs
     for stage in ("preprocess", "inference", "postprocess"):
         assert any(line.split()[:1] == [stage] and line.split()[-1] == "3" for line in out.splitlines())
+
+
+def test_kinetics_label_names_by_default(tmp_path, capsys):
+    # 400 classes -> names from data/k400/label_list.txt ('index name' lines), unless --label_map
+    from _deploy_helpers import ROOT
+    cfg = tiny_config("NCHW")
+    cfg["MODEL"]["head"]["num_classes"] = 400
+    cfg_path = write_config(tmp_path / "k400.yaml", cfg)
+    code, _, err = call_tool("export_model.py", ["-c", cfg_path, "-o", tmp_path / "m"], capsys)
+    assert code == 0, err
+    jsonl = tmp_path / "o.jsonl"
+    code, out, err = call_tool("predict.py", ["-i", RAWFRAMES, "-c", cfg_path, "--model_file",
+                                              tmp_path / "m" / "tinytsm.pdmodel", "--top_k", 5, "--output", jsonl],
+                               capsys)
+    assert code == 0, err
+    names = dict(line.split(" ", 1) for line in (ROOT / "data" / "k400" / "label_list.txt").read_text().splitlines())
+    (record,) = read_jsonl(jsonl)
+    assert record["class_names"] == [names[str(i)] for i in record["class_ids"]]
+    assert f"top-1 class: {record['class_ids'][0]} {record['class_names'][0]} score: " in out
