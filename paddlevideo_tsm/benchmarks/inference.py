@@ -65,14 +65,24 @@ def synthetic_config(depth, size, num_seg, base_channels=64, num_classes=400):
 
 def median_seconds(fn, repeat, warmup):
     """Median wall-clock seconds of ``fn()`` over ``repeat`` runs after ``warmup`` untimed runs."""
+    return median_times(fn, repeat, warmup)[0]
+
+
+def median_times(fn, repeat, warmup):
+    """(median wall seconds, median process CPU seconds) of ``fn()`` after ``warmup`` untimed runs.
+
+    CPU time (all threads of this process) shows the work done even when other processes load
+    the machine; with one thread it is close to the wall time on an idle machine.
+    """
     for _ in range(warmup):
         fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def _engine_runner(engine, cfg, files, threads, data_format):
@@ -172,20 +182,22 @@ def run(args):
         files, (num_seg, size, data_format) = _prepare(cfg, args.weights, tmp)
         shape = lambda b: [b, num_seg, 3, size, size] if data_format == "NCHW" else [b, num_seg, size, size, 3]
         rng = np.random.default_rng(0)
-        results = {}
+        results, cpu_ms = {}, {}
         for engine in engines:
-            results[engine] = {}
+            results[engine], cpu_ms[engine] = {}, {}
             for threads in threads_list:
                 runner = _engine_runner(engine, cfg, files, threads, data_format)
                 for b in batches:
                     key = f"{b}x{threads}"
                     if runner is None:
-                        results[engine][key] = None
+                        results[engine][key] = cpu_ms[engine][key] = None
                         continue
                     x = rng.standard_normal(shape(b)).astype(np.float32)
-                    results[engine][key] = 1000.0 * median_seconds(lambda: runner(x), args.repeat, args.warmup) / b
-                    print(f"  {engine:14s} batch {b} threads {threads}: {results[engine][key]:.1f} ms/clip",
-                          flush=True)
+                    wall, cpu = median_times(lambda: runner(x), args.repeat, args.warmup)
+                    results[engine][key] = 1000.0 * wall / b
+                    cpu_ms[engine][key] = 1000.0 * cpu / b
+                    print(f"  {engine:14s} batch {b} threads {threads}: {results[engine][key]:.1f} ms/clip "
+                          f"(cpu {cpu_ms[engine][key]:.1f} ms/clip)", flush=True)
                 del runner
         pre = preprocessing_ms(cfg, args.videos, max(args.repeat, 3), 1)
     title = (f"{cfg.get('model_name')}: {num_seg}x{size} {data_format}, ms per clip (median of {args.repeat} "
@@ -193,6 +205,11 @@ def run(args):
     print(title)
     for line in _table(results, threads_list, batches):
         print(line)
+    print("process CPU ms per clip (all threads; shows the work when other processes load the machine)")
+    for line in _table(cpu_ms, threads_list, batches):
+        print(line)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average (1 min) at the end: {load:.2f} on {cores} cores")
     if files["note"]:
         print(f"onnxruntime: {files['note']}")
     for name, ms in pre.items():
@@ -200,7 +217,8 @@ def run(args):
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"model": cfg.get("model_name"), "num_seg": num_seg, "size": size,
-                       "data_format": data_format, "cores": cores, "ms_per_clip": results,
+                       "data_format": data_format, "cores": cores, "ms_per_clip": results, "cpu_ms_per_clip": cpu_ms,
+                       "load_average": load,
                        "preprocess_ms_per_video": pre, "repeat": args.repeat, "warmup": args.warmup}, f, indent=1)
         print(f"wrote {args.json}")
     return 0
