@@ -194,3 +194,27 @@ def test_train_step_goes_through_the_scaler():
     assert state.scaler.calls == ["scale", "step", "update"]
     # d(4 * mean)/d bias = 4 / 2 per class: the scaled loss's gradient reached the update
     np.testing.assert_allclose(net.fc.bias.numpy(), before - 0.1 * 2.0, rtol=1e-6)
+
+
+def test_failed_test_video_is_reported_and_counted_out(trained, tmp_path, capsys):
+    from paddlevideo_tsm.utils.logger import get_logger
+    for handler in get_logger().handlers:
+        handler.stream = sys.stdout
+    lines = (trained["demo"] / "test_frames.list").read_text().splitlines()
+    bad_list = tmp_path / "test_bad.list"
+    bad_list.write_text("\n".join(lines[:5] + ["frames/test/ghost_clip 8 3"] + lines[5:]) + "\n")
+    results = tmp_path / "r.jsonl"
+    rc = main_py.main(["-c", trained["cfg"], "--test", "-w", str(trained["out"] / "tiny_tsm_best.pdparams"),
+                       "-o", f"DATASET.test.file_path={bad_list}", "-o", "max_bad_fraction=0.2",
+                       "--save_results", str(results)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "ghost_clip" in out and "1 failed to load and counted out" in out
+    top1, _, _, count = TEST_RE.search(out).groups()
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    ghost = [r for r in rows if r["filename"].endswith("ghost_clip")]
+    assert len(rows) == 9 and ghost[0]["scores"] is None and ghost[0]["index"] == 5
+    good = [r for r in rows if r["scores"] is not None]
+    assert int(count) == len(good) == 8
+    scores, labels = np.array([r["scores"] for r in good]), np.array([r["label"] for r in good])
+    assert float(top1) == pytest.approx(topk_correct(scores, labels, 1).mean(), abs=5e-5)

@@ -43,14 +43,18 @@ def data_api():
 
 
 def dataset_section(cfg, split):
-    """DATASET.<split>, or a ConfigError naming the missing key."""
+    """(DATASET.<split>, PIPELINE.<split>), or a ConfigError naming the missing key. The top-level
+    ``max_bad_fraction`` applies to every split that does not set its own."""
     ds = cfg.get("DATASET") or {}
     if not isinstance(ds.get(split), dict):
         raise ConfigError(f"{cfg.get('_path', '<config>')}: missing section 'DATASET.{split}'")
     pipe = (cfg.get("PIPELINE") or {}).get(split)
     if pipe is None:
         raise ConfigError(f"{cfg.get('_path', '<config>')}: missing section 'PIPELINE.{split}'")
-    return ds[split], pipe
+    split_cfg = dict(ds[split])
+    if cfg.get("max_bad_fraction") is not None:
+        split_cfg.setdefault("max_bad_fraction", cfg["max_bad_fraction"])
+    return split_cfg, pipe
 
 
 def batch_size(cfg, split):

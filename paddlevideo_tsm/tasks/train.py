@@ -10,7 +10,7 @@ import paddle.nn.functional as F
 from ..loader.bad_samples import check_bad_fraction, epoch_report
 from ..modeling import build_model, load_pretrained
 from ..modeling.weights import CheckpointError
-from ..solver import build_lr, build_optimizer, lr_batch_scale
+from ..solver import build_lr, build_optimizer, build_weight_decay, lr_batch_scale, trainable_summary
 from ..utils import dist
 from ..utils.config import ConfigError
 from ..utils.checkpoint import (atomic_save, checkpoint_prefix, find_latest, load_training_state,
@@ -101,6 +101,17 @@ def evaluate(raw_model, loader):
             "top5": float(merged[:, 3].mean()), "count": int(len(merged))}
 
 
+def log_parameter_groups(logger, model, opt_cfg):
+    """One line: how many parameters get weight decay, and which get an lr multiplier."""
+    decay = build_weight_decay(opt_cfg.get("weight_decay"))
+    names = {p.name: n for n, p in model.named_parameters()}
+    groups = trainable_summary(model.parameters(), decay)
+    decayed = sum(1 for _, c, _ in groups if c > 0)
+    mults = ", ".join(f"{names.get(n, n)} x{m:g}" for n, _, m in groups if m != 1.0)
+    logger.info(f"optimizer {opt_cfg.get('name')}: {decayed} of {len(groups)} trainable tensors with L2 "
+                f"{decay._coeff if decay else 0:g}, the rest (BN, fc bias) without; lr multipliers: {mults or 'none'}")
+
+
 def _resume_prefix(resume, out_dir, model_name, logger):
     if resume == "auto":
         prefix = find_latest(out_dir, model_name)
@@ -150,6 +161,7 @@ def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", ma
     scale = lr_batch_scale(opt_cfg, bs * world)
     lr = build_lr(opt_cfg.get("learning_rate"), iters_per_epoch, scale)
     optimizer = build_optimizer(opt_cfg, lr, model.parameters())
+    log_parameter_groups(logger, model, opt_cfg)
     if scale != 1.0:
         logger.info(f"lr scaled by {scale:g} for total batch {bs * world} "
                     f"(base {opt_cfg['lr_scale_by_batch']['base_batch_size']})")
