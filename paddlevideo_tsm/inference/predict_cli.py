@@ -3,6 +3,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -58,15 +59,13 @@ def _label_names(args, cfg):
     return read_label_map(path) if path else None
 
 
-def build_predictor(args, num_seg, expected_shape):
+def build_predictor(args, num_seg, expected_shape, layout):
     """The backend's predictor for ``args``; its exported input shape checked against the config."""
+    from ..utils.threads import available_cores
     from .predictor import PaddlePredictor, check_device, check_input_shape
 
     check_device(args.use_gpu, args.use_tensorrt)  # before any file checks: the request itself is impossible
-    from ..utils.threads import available_cores
-
     cpu_threads = args.cpu_threads or available_cores()
-    layout = "NHWC" if expected_shape[-1] == 3 else "NCHW"
     if args.backend == "onnxruntime":
         if args.use_gpu or args.use_tensorrt:
             raise DeviceError("--backend onnxruntime runs on CPU here; drop --use_gpu/--use_tensorrt")
@@ -82,8 +81,8 @@ def build_predictor(args, num_seg, expected_shape):
             precision=args.precision, gpu_mem=args.gpu_mem, batch_size=max(args.batch_size, 1),
             num_seg=num_seg, cpu_threads=cpu_threads, enable_mkldnn=args.enable_mkldnn,
             data_format=layout)
-    check_input_shape(predictor.input_shape, expected_shape, model_file,
-                      f" (num_seg {num_seg}, size {expected_shape[3]}, {layout})")
+    size = expected_shape[3] if layout == "NCHW" else expected_shape[2]
+    check_input_shape(predictor.input_shape, expected_shape, model_file, f" (num_seg {num_seg}, size {size}, {layout})")
     return predictor
 
 
@@ -125,9 +124,15 @@ class _Run:
             return
         batch = np.concatenate([v for _, v in self.pending], axis=0)
         counts = [len(v) for _, v in self.pending]
-        import time
         t0 = time.perf_counter()
-        scores = run_batched(self.predictor, batch)
+        try:
+            scores = run_batched(self.predictor, batch)
+        except Exception as exc:  # an engine error on this batch: report its inputs, go on with the rest
+            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+            for item, _ in self.pending:
+                self.fail(item.given, f"inference failed: {reason}")
+            self.pending = []
+            return
         per_video = (time.perf_counter() - t0) / len(self.pending)
         start = 0
         for (item, _), n in zip(self.pending, counts):
@@ -160,14 +165,17 @@ def run(args):
         expected = input_shape(num_seg, img_size, data_format)
         names = _label_names(args, cfg)
         preprocess = Preprocessor(cfg.get("PIPELINE", {}).get("test"), num_test_clips(cfg))
-        predictor = build_predictor(args, num_seg, expected)
+        predictor = build_predictor(args, num_seg, expected, data_format)
         if not os.path.exists(args.input_file):
             raise InferenceError(f"{args.input_file}: input file not found")
         items = expand_inputs(args.input_file)
+        try:
+            out_file = open(args.output, "w", encoding="utf-8") if args.output else None
+        except OSError as exc:
+            raise InferenceError(f"{args.output}: cannot write the output ({exc.strerror})") from None
     except (ConfigError, ListFileError, InferenceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    out_file = open(args.output, "w", encoding="utf-8") if args.output else None
     timer = StageTimer()
     state = _Run(args, cfg, preprocess, predictor, names, out_file, timer)
     try:

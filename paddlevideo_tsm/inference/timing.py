@@ -18,8 +18,9 @@ class StageTimer:
             def __enter__(self):
                 self.t0 = time.perf_counter()
 
-            def __exit__(self, *exc):
-                timer.add(name, time.perf_counter() - self.t0)
+            def __exit__(self, exc_type, *exc):
+                if exc_type is None:  # a failed input is reported, not timed
+                    timer.add(name, time.perf_counter() - self.t0)
                 return False
 
         return _Stage()
