@@ -216,3 +216,15 @@ def test_load_views_stacks_clips_then_crops():
     assert views[:, 0, 0, 0, 0].tolist() == [0, 1, 10, 11, 20, 21]
     single = load_views(lambda r: {"imgs": np.zeros((3, 2, 2, 2))}, {"filename": "v"}, num_clips=1)
     assert single.shape == (1, 3, 2, 2, 2)
+
+
+def test_views_per_video():
+    from paddlevideo_tsm.inference.preprocess import views_per_video
+
+    cfg = tiny_config(num_clips=2)
+    assert views_per_video(cfg) == 2
+    cfg["PIPELINE"]["test"]["transform"][1] = {"TenCrop": {"target_size": SIZE}}
+    assert views_per_video(cfg) == 20
+    cfg["PIPELINE"]["test"]["transform"][1] = {"name": "ThreeCrop", "target_size": SIZE}
+    cfg["DATASET"]["test"].pop("num_clips")
+    assert views_per_video(cfg) == 3

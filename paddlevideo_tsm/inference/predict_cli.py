@@ -59,8 +59,11 @@ def _label_names(args, cfg):
     return read_label_map(path) if path else None
 
 
-def build_predictor(args, num_seg, expected_shape, layout):
-    """The backend's predictor for ``args``; its exported input shape checked against the config."""
+def build_predictor(args, num_seg, expected_shape, layout, views=1):
+    """The backend's predictor for ``args``; its exported input shape checked against the config.
+
+    ``views`` per video sizes TensorRT's batch range: one run holds batch_size x views clips.
+    """
     from ..utils.threads import available_cores
     from .predictor import PaddlePredictor, check_device, check_input_shape
 
@@ -78,7 +81,7 @@ def build_predictor(args, num_seg, expected_shape, layout):
         params_file = args.params_file or (params_file_for(model_file) if model_file else None)
         predictor = PaddlePredictor(
             model_file, params_file, use_gpu=args.use_gpu, use_tensorrt=args.use_tensorrt,
-            precision=args.precision, gpu_mem=args.gpu_mem, batch_size=max(args.batch_size, 1),
+            precision=args.precision, gpu_mem=args.gpu_mem, batch_size=max(args.batch_size, 1) * views,
             num_seg=num_seg, cpu_threads=cpu_threads, enable_mkldnn=args.enable_mkldnn,
             data_format=layout)
     size = expected_shape[3] if layout == "NCHW" else expected_shape[2]
@@ -156,7 +159,7 @@ def run(args):
     from ..loader.errors import ListFileError
     from .export import inference_settings, input_shape
     from .inputs import expand_inputs
-    from .preprocess import Preprocessor, num_test_clips
+    from .preprocess import Preprocessor, num_test_clips, views_per_video
     from .timing import StageTimer
 
     try:
@@ -165,7 +168,7 @@ def run(args):
         expected = input_shape(num_seg, img_size, data_format)
         names = _label_names(args, cfg)
         preprocess = Preprocessor(cfg.get("PIPELINE", {}).get("test"), num_test_clips(cfg))
-        predictor = build_predictor(args, num_seg, expected, data_format)
+        predictor = build_predictor(args, num_seg, expected, data_format, views_per_video(cfg))
         if not os.path.exists(args.input_file):
             raise InferenceError(f"{args.input_file}: input file not found")
         items = expand_inputs(args.input_file)

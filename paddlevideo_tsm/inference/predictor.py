@@ -54,8 +54,9 @@ def make_config(model_file, params_file, use_gpu=False, use_tensorrt=False, prec
                 data_format="NCHW"):
     """A paddle.inference.Config for the options (devices checked first, see check_device).
 
-    TensorRT: max_batch_size = batch_size * num_seg (frames the backbone sees); with a dynamic
-    batch in ``input_shape`` the dynamic-shape ranges cover 1..batch_size clips. ``data_format``
+    TensorRT: max_batch_size = batch_size * num_seg (frames the backbone sees; batch_size counts
+    clips = videos x views); with a dynamic batch in ``input_shape`` the dynamic-shape ranges
+    cover 1..batch_size clips. ``data_format``
     is the model's layout (NHWC turns graph optimisation off on CPU, see below).
     """
     import paddle.inference as paddle_infer

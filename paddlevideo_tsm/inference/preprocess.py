@@ -47,3 +47,16 @@ def num_test_clips(cfg):
     """Number of test clips per video: DATASET.test.num_clips, else 1."""
     test = (cfg.get("DATASET") or {}).get("test") or {}
     return int(test.get("num_clips", 1) or 1)
+
+
+CROPS = {"ThreeCrop": 3, "TenCrop": 10}
+
+
+def views_per_video(cfg):
+    """Views V one video gives with cfg's test pipeline: num_clips x crops (ThreeCrop 3, TenCrop 10)."""
+    crops = 1
+    for entry in ((cfg.get("PIPELINE") or {}).get("test") or {}).get("transform") or []:
+        if isinstance(entry, dict):
+            name = entry.get("name") or (next(iter(entry)) if len(entry) == 1 else None)
+            crops *= CROPS.get(name, 1)
+    return num_test_clips(cfg) * crops
