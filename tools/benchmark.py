@@ -1,7 +1,8 @@
-"""Benchmarks: ``python tools/benchmark.py {loader,model,inference} [options]``.
+"""Benchmarks: ``python tools/benchmark.py {loader,model,inference,online} [options]``.
 
 loader: data pipeline clips/s; model: TSM vs TSN twin (eval forward, train step, shift cost);
-inference: exported Paddle Inference predictor / ONNX Runtime per clip.
+inference: exported Paddle Inference predictor / ONNX Runtime per clip;
+online: per-frame online TSM latency vs its TSN twin.
 """
 import argparse
 import importlib
@@ -10,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-MODES = ("loader", "model", "inference")
+MODES = ("loader", "model", "inference", "online")
 
 
 def main(argv=None):
