@@ -6,6 +6,7 @@
 """
 import argparse
 import sys
+import threading
 
 # before anything imports paddle, which overwrites an unset OMP_NUM_THREADS with 1
 import paddlevideo_tsm.utils.threads  # noqa: F401
@@ -40,8 +41,20 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def quiet_loader_threads():
+    """paddle's DataLoader thread prints the traceback of a worker's exception before the main
+    thread re-raises it; for bad-input errors the main thread's one line is enough."""
+    default = threading.excepthook
+
+    def hook(hook_args):
+        if not isinstance(hook_args.exc_value, user_errors()):
+            default(hook_args)
+    threading.excepthook = hook
+
+
 def main(argv=None):
     args = parse_args(argv)
+    quiet_loader_threads()
     try:
         if args.test and not args.weights:
             print("error: --test needs the weights to test: -w PATH.pdparams", file=sys.stderr)
@@ -61,7 +74,8 @@ def main(argv=None):
                         resume=args.resume, use_visualdl=args.use_visualdl, seed=args.seed)
     except Exception as exc:
         if isinstance(exc, user_errors()):
-            msg = " ".join(str(exc).split())
+            from paddlevideo_tsm.loader.bad_samples import clean_error_message
+            msg = clean_error_message(exc)  # drops the worker traceback paddle wraps around it
             print(f"error: {msg}", file=sys.stderr)
             return 2
         raise

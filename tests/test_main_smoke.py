@@ -218,3 +218,18 @@ def test_failed_test_video_is_reported_and_counted_out(trained, tmp_path, capsys
     assert int(count) == len(good) == 8
     scores, labels = np.array([r["scores"] for r in good]), np.array([r["label"] for r in good])
     assert float(top1) == pytest.approx(topk_correct(scores, labels, 1).mean(), abs=5e-5)
+
+
+def test_bad_training_data_in_a_worker_is_one_line(trained, tmp_path, capfd):
+    from paddlevideo_tsm.utils.logger import get_logger
+    for handler in get_logger().handlers:
+        handler.stream = sys.stdout
+    lines = (trained["demo"] / "train_frames.list").read_text().splitlines()
+    bad_list = tmp_path / "train_bad.list"
+    bad_list.write_text("\n".join(lines[:3] + ["frames/train/ghost_clip 8 3"] + lines[3:]) + "\n")
+    rc = main_py.main(["-c", trained["cfg"], "--output", str(tmp_path / "o"), "-o", f"DATASET.train.file_path={bad_list}",
+                       "-o", "max_bad_fraction=0.0", "-o", "DATASET.num_workers=2"])
+    err = [ln for ln in capfd.readouterr().err.splitlines() if "ccache" not in ln and "warnings.warn" not in ln]
+    assert rc == 2
+    assert err == [f"error: {bad_list}: 1 of 17 samples (5.9%) failed to load this epoch, above "
+                   f"max_bad_fraction 0.0: {trained['demo']}/frames/train/ghost_clip"], err
