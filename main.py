@@ -30,7 +30,7 @@ def parse_args(argv=None):
     p.add_argument("--test", action="store_true", help="test the weights given by -w on DATASET.test")
     p.add_argument("-w", "--weights", help="weights to test, or to initialise training from")
     p.add_argument("--amp", action="store_true", help="automatic mixed precision (needs a GPU)")
-    p.add_argument("--amp_level", default="O1", choices=["O1", "O2"], help="AMP level (default O1)")
+    p.add_argument("--amp_level", choices=["O1", "O2"], help="AMP level (default: config amp_level, else O1)")
     p.add_argument("--seed", type=int, help="random seed (overrides the config's seed)")
     p.add_argument("--resume", metavar="PATH|auto",
                    help="continue training from a checkpoint (prefix or file), or 'auto' = the latest in --output")

@@ -65,3 +65,22 @@ def batch_size(cfg, split):
     if not isinstance(value, int) or value < 1:
         raise ConfigError(f"{cfg.get('_path', '<config>')}: DATASET.{key} must be a positive int, got {value!r}")
     return value
+
+
+def require(cfg, key):
+    """cfg[key] for a mandatory section, or a ConfigError naming it."""
+    if not isinstance(cfg.get(key), dict):
+        raise ConfigError(f"{cfg.get('_path', '<config>')}: missing section '{key}'")
+    return cfg[key]
+
+
+def build_model_checked(cfg):
+    """build_model(cfg.MODEL) with registry/argument mistakes turned into one-line ConfigErrors."""
+    from ..modeling import build_model
+    try:
+        return build_model(require(cfg, "MODEL"))
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        msg = exc.args[0] if exc.args else str(exc)
+        raise ConfigError(f"{cfg.get('_path', '<config>')}: MODEL: {msg}") from None

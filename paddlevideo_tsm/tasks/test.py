@@ -7,16 +7,17 @@ import paddle
 
 from ..loader.bad_samples import epoch_report
 from ..metrics import build_metric
-from ..modeling import build_model, load_checkpoint
+from ..modeling import load_checkpoint
 from ..utils import dist
-from .runtime import batch_size, data_api, dataset_section, setup_runtime
+from ..utils.config import ConfigError
+from .runtime import batch_size, build_model_checked, data_api, dataset_section, setup_runtime
 
 
 @paddle.no_grad()
 def test_model(cfg, weights, save_results=None, seed=None):
     """Evaluate ``weights`` on DATASET.test -> metric dict (top1, top5, mean_class_acc, count, failed)."""
     logger, world, rank, seed = setup_runtime(cfg, seed)
-    model = build_model(cfg["MODEL"])
+    model = build_model_checked(cfg)
     load_checkpoint(model, weights)
     model.eval()
 
@@ -27,7 +28,10 @@ def test_model(cfg, weights, save_results=None, seed=None):
     loader = build_dataloader(dataset, batch_size(cfg, "test"),
                               num_workers=int(cfg["DATASET"].get("num_workers", 0)),
                               shuffle=False, drop_last=False, seed=seed)
-    metric = build_metric(cfg.get("METRIC"), data_size=len(dataset), batch_size=batch_size(cfg, "test"))
+    try:
+        metric = build_metric(cfg.get("METRIC"), data_size=len(dataset), batch_size=batch_size(cfg, "test"))
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"{cfg.get('_path', '<config>')}: METRIC: {exc.args[0] if exc.args else exc}") from None
     log_interval = int(cfg.get("log_interval", 10))
     dataset.reset_bad_samples()
     for i, batch in enumerate(loader):

@@ -8,7 +8,7 @@ import paddle
 import paddle.nn.functional as F
 
 from ..loader.bad_samples import check_bad_fraction, epoch_report
-from ..modeling import build_model, load_pretrained
+from ..modeling import load_pretrained
 from ..modeling.weights import CheckpointError
 from ..solver import build_lr, build_optimizer, build_weight_decay, lr_batch_scale, trainable_summary
 from ..utils import dist
@@ -16,7 +16,8 @@ from ..utils.config import ConfigError
 from ..utils.checkpoint import (atomic_save, checkpoint_prefix, find_latest, load_training_state,
                                 resolve_prefix, save_checkpoint)
 from .amp import setup_amp
-from .runtime import batch_size, data_api, dataset_section, output_dir, setup_runtime
+from .runtime import (batch_size, build_model_checked, data_api, dataset_section, output_dir, require,
+                      setup_runtime)
 
 
 class Averager:
@@ -137,7 +138,7 @@ def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", ma
     save_interval = int(cfg.get("save_interval", 1))
     val_interval = int(cfg.get("val_interval", 1))
 
-    model = build_model(cfg["MODEL"])
+    model = build_model_checked(cfg)
     if weights:
         load_pretrained(model, weights)
 
@@ -157,7 +158,7 @@ def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", ma
         val_loader = build_dataloader(val_ds, batch_size(cfg, "valid"), num_workers=num_workers,
                                       shuffle=False, drop_last=False, seed=seed)
 
-    opt_cfg = cfg["OPTIMIZER"]
+    opt_cfg = require(cfg, "OPTIMIZER")
     scale = lr_batch_scale(opt_cfg, bs * world)
     lr = build_lr(opt_cfg.get("learning_rate"), iters_per_epoch, scale)
     optimizer = build_optimizer(opt_cfg, lr, model.parameters())
@@ -167,7 +168,7 @@ def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", ma
                     f"(base {opt_cfg['lr_scale_by_batch']['base_batch_size']})")
     amp_kwargs = {} if gpu_available is None else {"gpu_available": gpu_available}
     model, optimizer, amp_state = setup_amp(model, optimizer, amp or bool(cfg.get("amp")),
-                                            amp_level or cfg.get("amp_level", "O1"), logger, **amp_kwargs)
+                                            amp_level or cfg.get("amp_level") or "O1", logger, **amp_kwargs)
 
     start_epoch, best = 1, None
     if resume:
