@@ -1,0 +1,259 @@
+"""Write train/val list files (and a class-name map) for UCF101, Kinetics or a class-folder tree.
+
+    python tools/build_file_list.py ucf101 ROOT --splits_dir ucfTrainTestlist [--split 1] [--format videos|frames] [--out_dir D]
+    python tools/build_file_list.py kinetics ROOT --train_csv train.csv [--val_csv validate.csv]
+        [--label_map kinetics400_label_list.txt] [--class_dirs] [--format videos|frames] [--out_dir D]
+    python tools/build_file_list.py tree ROOT [--val_fraction 0.2] [--seed 0] [--format videos|frames] [--out_dir D]
+
+ROOT holds the videos (--format videos: lines `path label`) or the extracted frame folders
+(--format frames: lines `dir num_frames label`, num_frames counted as consecutive files
+img_00001.jpg.. in the folder; the folder of video a/b.avi is a/b). Paths are relative to ROOT,
+so use ROOT as the dataset's data_prefix. Writes OUT_DIR/{train,val}_{videos,frames}.txt and
+OUT_DIR/classes.txt (`index name`, 0-based). UCF101 class ids (classInd.txt) are 1-based and
+become 0-based. Kinetics CSV columns: label,youtube_id,time_start,time_end,split; the file
+of a row is `<youtube_id>_<start:06d>_<end:06d>.mp4` (under `<label>/` with --class_dirs).
+Samples missing under ROOT are left out and counted; errors in split files name file:line.
+"""
+import argparse
+import csv
+import os
+import random
+import sys
+
+VIDEO_EXTS = ("avi", "mp4", "mkv", "webm", "mov", "mpeg", "mpg", "flv")
+
+
+class ToolError(Exception):
+    """A bad argument or annotation file; printed as one line."""
+
+
+def count_frames(folder, suffix="img_{:05}.jpg"):
+    """Number of consecutive frame files suffix.format(1), (2), ... in ``folder`` (0 if none)."""
+    try:
+        names = set(os.listdir(folder))
+    except OSError:
+        return 0
+    n = 0
+    while suffix.format(n + 1) in names:
+        n += 1
+    return n
+
+
+# --- UCF101 ----------------------------------------------------------------------------------
+def read_ucf_classes(path):
+    """classInd.txt (`1 ApplyEyeMakeup` per line) -> list of names, index 0 = class id 1."""
+    ids = {}
+    for lineno, text in _lines(path):
+        parts = text.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise ToolError(f"{path}:{lineno}: expected 'class_id class_name', got {text!r}")
+        ids[int(parts[0])] = parts[1]
+    if sorted(ids) != list(range(1, len(ids) + 1)):
+        raise ToolError(f"{path}: class ids must be 1..{len(ids)} without gaps")
+    return [ids[i] for i in range(1, len(ids) + 1)]
+
+
+def read_ucf_split(path, classes):
+    """trainlistNN.txt (`Class/v_x.avi id`) or testlistNN.txt (`Class/v_x.avi`) -> [(video, label 0-based)]."""
+    index = {name: i for i, name in enumerate(classes)}
+    samples = []
+    for lineno, text in _lines(path):
+        parts = text.split()
+        video = parts[0]
+        folder = video.split("/")[0]
+        if len(parts) == 2:
+            if not parts[1].isdigit() or not 1 <= int(parts[1]) <= len(classes):
+                raise ToolError(f"{path}:{lineno}: class id {parts[1]!r} outside 1..{len(classes)}")
+            label = int(parts[1]) - 1
+        elif len(parts) == 1:
+            if folder not in index:
+                raise ToolError(f"{path}:{lineno}: class folder {folder!r} not in classInd.txt")
+            label = index[folder]
+        else:
+            raise ToolError(f"{path}:{lineno}: expected 'Class/video.avi [class_id]', got {text!r}")
+        samples.append((video, label))
+    return samples
+
+
+def ucf101_splits(args):
+    classes = read_ucf_classes(_need(os.path.join(args.splits_dir, "classInd.txt")))
+    train = read_ucf_split(_need(os.path.join(args.splits_dir, f"trainlist{args.split:02d}.txt")), classes)
+    val = read_ucf_split(_need(os.path.join(args.splits_dir, f"testlist{args.split:02d}.txt")), classes)
+    return classes, {"train": train, "val": val}
+
+
+# --- Kinetics --------------------------------------------------------------------------------
+def kinetics_name(youtube_id, start, end):
+    """Kinetics clip file name: '<youtube_id>_<start:06d>_<end:06d>.mp4'."""
+    return f"{youtube_id}_{int(start):06d}_{int(end):06d}.mp4"
+
+
+def read_kinetics_csv(path):
+    """Annotation CSV -> list of (line, label name, youtube_id, start, end)."""
+    rows = []
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = {"label", "youtube_id", "time_start", "time_end"} - set(reader.fieldnames or [])
+        if missing:
+            raise ToolError(f"{path}:1: CSV header lacks column(s) {sorted(missing)}")
+        for row in reader:
+            line = reader.line_num
+            try:
+                start, end = int(float(row["time_start"])), int(float(row["time_end"]))
+            except (TypeError, ValueError):
+                raise ToolError(f"{path}:{line}: time_start/time_end must be numbers, got "
+                                f"{row['time_start']!r}, {row['time_end']!r}") from None
+            rows.append((line, row["label"].strip(), row["youtube_id"].strip(), start, end))
+    return rows
+
+
+def kinetics_splits(args):
+    train_rows = read_kinetics_csv(_need(args.train_csv))
+    val_rows = read_kinetics_csv(_need(args.val_csv)) if args.val_csv else []
+    if args.label_map:
+        classes = [n for _, n in _index_names(_need(args.label_map))]
+    else:
+        classes = sorted({label for _, label, *_ in train_rows})
+    # the published class list writes 'air_drumming' where the CSV says 'air drumming'
+    index = {name.replace(" ", "_"): i for i, name in enumerate(classes)}
+    splits = {}
+    for split, rows, path in (("train", train_rows, args.train_csv), ("val", val_rows, args.val_csv)):
+        samples = []
+        for line, label, yid, start, end in rows:
+            key = label.replace(" ", "_")
+            if key not in index:
+                raise ToolError(f"{path}:{line}: label {label!r} is not a known class")
+            name = kinetics_name(yid, start, end)
+            samples.append((f"{key}/{name}" if args.class_dirs else name, index[key]))
+        if samples:
+            splits[split] = samples
+    return classes, splits
+
+
+# --- class-folder tree -----------------------------------------------------------------------
+def tree_splits(args):
+    """ROOT/class/video (or ROOT/class/frame_dir) -> random train/val split per class."""
+    classes = sorted(d for d in os.listdir(args.root) if os.path.isdir(os.path.join(args.root, d)))
+    if not classes:
+        raise ToolError(f"{args.root}: no class folders")
+    rng = random.Random(args.seed)
+    splits = {"train": [], "val": []}
+    for label, cls in enumerate(classes):
+        entries = sorted(os.listdir(os.path.join(args.root, cls)))
+        if args.format == "videos":
+            items = [f"{cls}/{e}" for e in entries if e.rsplit(".", 1)[-1].lower() in VIDEO_EXTS]
+        else:
+            items = [f"{cls}/{e}" for e in entries if os.path.isdir(os.path.join(args.root, cls, e))]
+        rng.shuffle(items)
+        n_val = int(round(len(items) * args.val_fraction))
+        splits["val"] += [(v, label) for v in sorted(items[:n_val])]
+        splits["train"] += [(v, label) for v in sorted(items[n_val:])]
+    return classes, splits
+
+
+# --- writing ---------------------------------------------------------------------------------
+def list_lines(samples, root, fmt, suffix, tree_frames=False):
+    """[(video, label)] -> (lines of the list, list of missing paths) checked against ``root``."""
+    lines, missing = [], []
+    for video, label in samples:
+        # tree items in frames format are folders already (their names may contain dots)
+        if fmt == "videos":
+            if not os.path.isfile(os.path.join(root, video)):
+                missing.append(video)
+                continue
+            lines.append(f"{video} {label}\n")
+        else:
+            folder = video if tree_frames else os.path.splitext(video)[0]
+            n = count_frames(os.path.join(root, folder), suffix)
+            if n == 0:
+                missing.append(folder)
+                continue
+            lines.append(f"{folder} {n} {label}\n")
+    return lines, missing
+
+
+def write_lists(classes, splits, args):
+    """Write the class map and one list per split; return {split: (path, written, missing)}."""
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(os.path.join(args.out_dir, "classes.txt"), "w", encoding="utf-8") as f:
+        f.writelines(f"{i} {name}\n" for i, name in enumerate(classes))
+    report = {}
+    for split, samples in splits.items():
+        lines, missing = list_lines(samples, args.root, args.format, args.suffix,
+                                    tree_frames=args.dataset == "tree")
+        path = os.path.join(args.out_dir, f"{split}_{args.format}.txt")
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(lines)
+        report[split] = (path, len(lines), missing)
+    return report
+
+
+def _lines(path):
+    with open(path, encoding="utf-8") as f:
+        for lineno, raw in enumerate(f, 1):
+            text = raw.strip()
+            if text:
+                yield lineno, text
+
+
+def _index_names(path):
+    out = []
+    for lineno, text in _lines(path):
+        parts = text.split(maxsplit=1)
+        out.append((lineno, parts[1] if len(parts) == 2 and parts[0].isdigit() else text))
+    return out
+
+
+def _need(path):
+    if not path or not os.path.isfile(path):
+        raise ToolError(f"{path}: file not found")
+    return path
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("dataset", choices=("ucf101", "kinetics", "tree"))
+    p.add_argument("root", help="folder of the videos or frame folders (the lists' data_prefix)")
+    p.add_argument("--format", choices=("videos", "frames"), default="videos")
+    p.add_argument("--out_dir", default=".", help="where the lists and classes.txt go")
+    p.add_argument("--suffix", default="img_{:05}.jpg", help="frame file names (frames format)")
+    p.add_argument("--splits_dir", help="UCF101: folder of classInd.txt, trainlist0N.txt, testlist0N.txt")
+    p.add_argument("--split", type=int, default=1, choices=(1, 2, 3), help="UCF101 split")
+    p.add_argument("--train_csv", help="Kinetics training annotations")
+    p.add_argument("--val_csv", help="Kinetics validation annotations")
+    p.add_argument("--label_map", help="Kinetics class list (`index name` or `name` per line)")
+    p.add_argument("--class_dirs", action="store_true", help="Kinetics videos sit in <label>/ folders")
+    p.add_argument("--val_fraction", type=float, default=0.2, help="tree: share of each class for val")
+    p.add_argument("--seed", type=int, default=0, help="tree: seed of the train/val split")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        if not os.path.isdir(args.root):
+            raise ToolError(f"{args.root}: folder not found")
+        if args.dataset == "ucf101":
+            if not args.splits_dir:
+                raise ToolError("ucf101 needs --splits_dir (the folder of classInd.txt)")
+            classes, splits = ucf101_splits(args)
+        elif args.dataset == "kinetics":
+            if not args.train_csv:
+                raise ToolError("kinetics needs --train_csv")
+            classes, splits = kinetics_splits(args)
+        else:
+            classes, splits = tree_splits(args)
+        report = write_lists(classes, splits, args)
+    except ToolError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {os.path.join(args.out_dir, 'classes.txt')} ({len(classes)} classes)")
+    for split, (path, written, missing) in report.items():
+        extra = f", {len(missing)} missing under {args.root} (first: {missing[0]})" if missing else ""
+        print(f"wrote {path} ({written} samples{extra})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
