@@ -115,3 +115,26 @@ def test_kinetics_label_names_by_default(tmp_path, capsys):
     (record,) = read_jsonl(jsonl)
     assert record["class_names"] == [names[str(i)] for i in record["class_ids"]]
     assert f"top-1 class: {record['class_ids'][0]} {record['class_names'][0]} score: " in out
+
+
+def _shift_impls():
+    import importlib  # the package re-exports a function of the module's name
+    module = importlib.import_module("paddlevideo_tsm.modeling.ops.temporal_shift")
+    return [i for i in module.IMPLS if i != "auto"]
+
+
+@pytest.mark.parametrize("impl", _shift_impls())
+def test_export_with_shift_impl_override(workdir, capsys, impl):
+    # every shift implementation traces to a static graph that computes the same clip scores
+    root, weights, _ = workdir
+    cfg_path = write_config(root / "impl.yaml", tiny_config("NCHW"))
+    out_dir = root / f"impl_{impl}"
+    code, _, err = call_tool("export_model.py", ["-c", cfg_path, "-p", weights, "-o", out_dir,
+                                                 "-o", f"MODEL.backbone.shift_impl={impl}"], capsys)
+    assert code == 0, err
+    jsonl = root / f"impl_{impl}.jsonl"
+    code, _, err = call_tool("predict.py", ["-i", RAWFRAMES, "-c", cfg_path, "--model_file", out_dir / "tinytsm.pdmodel",
+                                            "--top_k", NUM_CLASSES, "--output", jsonl], capsys)
+    assert code == 0, err
+    (record,) = read_jsonl(jsonl)
+    assert max_rel_diff(probs_from_record(record), reference("NCHW", weights)[str(RAWFRAMES)]) < 1e-4
