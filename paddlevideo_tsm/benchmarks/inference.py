@@ -30,6 +30,7 @@ def add_arguments(parser):
     a("--num_seg", type=int, default=8)
     a("--base_channels", type=int, default=64)
     a("--num_classes", type=int, default=400)
+    a("--shift_impl", default=None, help="MODEL.backbone.shift_impl to export (default: the config's)")
     a("--batches", default="1,8", help="comma list of clips per run")
     a("--threads", default=None, help="comma list of CPU thread counts (default: 1 and all cores)")
     a("--engines", default=",".join(ENGINES), help=f"comma list of {', '.join(ENGINES)}")
@@ -174,6 +175,8 @@ def run(args):
         cfg = get_config(args.config, args.override)
     else:
         cfg = synthetic_config(args.depth, args.size, args.num_seg, args.base_channels, args.num_classes)
+    if args.shift_impl:
+        cfg["MODEL"]["backbone"]["shift_impl"] = args.shift_impl
     batches = [int(b) for b in str(args.batches).split(",") if b]
     cores = available_cores()
     threads_list = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, cores})
