@@ -34,6 +34,7 @@ def main(argv=None):
     from paddlevideo_tsm.utils.threads import resolve_cpu_threads, set_cpu_threads
 
     threads, source = resolve_cpu_threads(args.threads)
+    source = "--threads" if args.threads else source
     set_cpu_threads(threads)
     paddle.seed(0)
     in_ch = 2048 if args.depth >= 50 else 512
@@ -51,17 +52,19 @@ def main(argv=None):
     imgs = paddle.to_tensor(rng.normal(size=shape).astype("float32"))
     labels = paddle.to_tensor(rng.integers(0, 400, size=(args.batch, 1)))
     amp = AmpState()
-    times = []
+    times, cpu = [], []
     for i in range(args.steps + 1):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = train_one_step(model, model, optimizer, [imgs, labels], amp)
         out["loss"].item()
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     timed = times[1:]
     print(f"TSM-R{args.depth} {args.data_format} batch {args.batch} x {args.num_seg} x {args.size}: "
           f"threads {threads} ({source}); warm-up {times[0]:.2f} s; per step "
-          f"mean {np.mean(timed):.2f} s, min {np.min(timed):.2f} s over {len(timed)}; peak RSS {peak_mb:.0f} MB; "
+          f"mean {np.mean(timed):.2f} s, min {np.min(timed):.2f} s over {len(timed)} (process CPU time "
+          f"{np.mean(cpu[1:]):.2f} s per step: on a busy machine wall time overstates); peak RSS {peak_mb:.0f} MB; "
           f"load average {os.getloadavg()[0]:.1f}")
 
 

@@ -37,8 +37,7 @@ def output_dir(cfg, output=None):
 
 def data_api():
     """(build_dataset, build_dataloader) from the loader package."""
-    from ..loader.dataloader import build_dataloader
-    from ..loader.datasets import build_dataset
+    from ..loader import build_dataloader, build_dataset
     return build_dataset, build_dataloader
 
 
