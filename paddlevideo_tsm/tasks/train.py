@@ -71,7 +71,7 @@ def train_one_step(model, raw_model, optimizer, batch, amp):
     else:
         outputs["loss"].backward()
         optimizer.step()
-    optimizer.clear_grad()
+    optimizer.clear_grad(set_to_zero=False)  # free the gradients between steps instead of zeroing them
     return outputs
 
 
