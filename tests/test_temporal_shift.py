@@ -136,7 +136,9 @@ def test_piece_runs_cover_the_output_once():
 def test_auto_choice_and_fallbacks():
     plan = make_plan(16, 8)
     assert choose_impl("auto", "NCHW", plan, 16, 8) == "pieces"
-    assert choose_impl("auto", "NHWC", plan, 16, 8) == "slice"
+    assert choose_impl("auto", "NHWC", plan, 16, 8) == "block"
+    assert choose_impl("pieces", "NHWC", plan, 16, 8) == "block"
+    assert choose_impl("block", "NCHW", plan, 16, 8) == "block"
     assert choose_impl("op", "NCHW", plan, 16, 8) == "op"
     # Paddle's op has neither the pytorch direction nor an online mode
     assert choose_impl("op", "NCHW", make_plan(16, 8, "pytorch"), 16, 8) == "slice"
@@ -158,9 +160,9 @@ def test_bad_settings_name_the_option():
 
 
 class _ShiftOnly(paddle.nn.Layer):
-    def __init__(self, impl, fmt):
+    def __init__(self, impl, fmt, direction, mode):
         super().__init__()
-        self.shift = TemporalShift(3, 4, fmt, impl=impl)
+        self.shift = TemporalShift(3, 4, fmt, direction, mode, impl)
 
     def forward(self, x):
         return self.shift(x)
@@ -168,14 +170,16 @@ class _ShiftOnly(paddle.nn.Layer):
 
 @pytest.mark.parametrize("impl", IMPL_LIST)
 @pytest.mark.parametrize("fmt", ["NCHW", "NHWC"])
-def test_static_graph_with_unknown_batch_equals_reference(impl, fmt):
+@pytest.mark.parametrize("direction,mode", [("paddle", "offline"), ("pytorch", "online")])
+def test_static_graph_with_unknown_batch_equals_reference(impl, fmt, direction, mode):
     # what export traces: to_static, batch dimension None
     shape = [None, 8, 2, 2] if fmt == "NCHW" else [None, 2, 2, 8]
     spec = [paddle.static.InputSpec(shape, "float32")]
-    static = paddle.jit.to_static(_ShiftOnly(impl, fmt), input_spec=spec, full_graph=True)
+    static = paddle.jit.to_static(_ShiftOnly(impl, fmt, direction, mode), input_spec=spec, full_graph=True)
     for N in (1, 2):
         x_np = _data(N, 3, 8, 2, 2, fmt)
-        np.testing.assert_array_equal(static(paddle.to_tensor(x_np)).numpy(), ref_shift(x_np, 3, 4, fmt))
+        np.testing.assert_array_equal(static(paddle.to_tensor(x_np)).numpy(),
+                                      ref_shift(x_np, 3, 4, fmt, direction, mode))
 
 
 def test_impls_give_bit_identical_networks():

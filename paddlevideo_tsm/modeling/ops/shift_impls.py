@@ -2,6 +2,10 @@
 
 - ``by_slices``: split time into its own axis, shift each channel range with slice + concat
   along time, concat the ranges along channels. Any layout, batch may be unknown (static graphs).
+- ``by_moving_block``: slice out the channels that move (2 folds), shift only them with
+  ``by_slices``, concat with the untouched channels. In Paddle Inference with oneDNN the time
+  axis reshape forces a reorder out of oneDNN's blocked layout; this way only a quarter of the
+  tensor takes it.
 - ``by_pieces``: NCHW only, concrete shapes. In memory each (frame, channel range) is one
   contiguous run, so the output is ONE concat of contiguous runs of the flat input (plus zero
   runs at the clip ends): a single copy of the tensor, no intermediate tensors.
@@ -9,6 +13,8 @@
 """
 import paddle
 import paddle.nn.functional as F
+
+from .shift_plan import moving_block
 
 
 def channel_axis(data_format):
@@ -41,6 +47,17 @@ def by_slices(x, num_seg, plan, axis):
     return paddle.reshape(y, [-1] + list(x.shape[1:]))
 
 
+def by_moving_block(x, num_seg, plan, axis):
+    """x [N*T, ...] with channels on ``axis`` -> shifted x, same shape; only moving channels reshaped."""
+    lo, hi, sub_plan = moving_block(plan)
+    channels = x.shape[axis]
+    moved = by_slices(_slice(x, axis, lo, hi), num_seg, sub_plan, axis)
+    parts = (([_slice(x, axis, 0, lo)] if lo > 0 else []) + [moved]
+             + ([_slice(x, axis, hi, channels)] if hi < channels else []))
+    return parts[0] if len(parts) == 1 else paddle.concat(parts, axis=axis)
+
+
+@paddle.jit.not_to_static
 def piece_runs(frames, num_seg, channels, plane, plan):
     """Flat-memory recipe of a shifted NCHW tensor: list of (start, length) runs of the input,
     start None for a run of zeros, merged where neighbours are contiguous. plane = H*W."""

@@ -48,5 +48,15 @@ def adjoint(plan):
     return tuple((lo, hi, -step) for lo, hi, step in plan)
 
 
+def moving_block(plan):
+    """plan -> (lo, hi, sub_plan): the smallest channel range holding every moving range, and the
+    plan of that range alone (channels re-based to lo)."""
+    moving = [(lo, hi) for lo, hi, step in plan if step != 0]
+    lo_m, hi_m = min(lo for lo, _ in moving), max(hi for _, hi in moving)
+    sub = tuple((max(lo, lo_m) - lo_m, min(hi, hi_m) - lo_m, step)
+                for lo, hi, step in plan if hi > lo_m and lo < hi_m)
+    return lo_m, hi_m, sub
+
+
 def is_identity(plan):
     return all(step == 0 for _, _, step in plan)

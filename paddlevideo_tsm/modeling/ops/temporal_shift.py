@@ -8,7 +8,8 @@ the other fold stays unshifted, so no output depends on a future frame.
 
 Implementations (``impl``, the backbone's ``shift_impl``), all bit-identical:
 ``pieces`` one flat concat of contiguous runs, backward the adjoint shift (dynamic graph, NCHW);
-``slice`` slice + concat with a time axis (any layout, static graphs, autograd through slices);
+``block`` only the two moving folds go through a time-axis reshape (any layout, static graphs);
+``slice`` slice + concat on a time axis for every channel (the plain reference);
 ``op`` Paddle's ``F.temporal_shift`` (offline + direction paddle; else ``slice``);
 ``auto`` (default) picks per situation, see ``choose_impl``.
 """
@@ -19,24 +20,25 @@ from . import shift_impls
 from .shift_autograd import PlanShift
 from .shift_plan import DIRECTIONS, MODES, folds, is_identity, make_plan  # noqa: F401
 
-IMPLS = ("auto", "op", "slice", "pieces")
+IMPLS = ("auto", "op", "slice", "block", "pieces")
+_FUNCS = {"slice": shift_impls.by_slices, "block": shift_impls.by_moving_block,
+          "pieces": shift_impls.by_pieces}
 
 
 def choose_impl(impl, data_format, plan, channels, shift_div):
-    """Resolve ``impl`` to the one that runs here: 'op', 'slice' or 'pieces'.
+    """Resolve ``impl`` to the one that runs here: 'op', 'slice', 'block' or 'pieces'.
 
-    auto: dynamic graph + NCHW -> 'pieces' (one copy forward, one copy backward); static graph
-    (to_static / export, batch unknown) -> 'slice' (kept in oneDNN's fast path by Paddle
-    Inference; Paddle's op is ~3x slower there on CPU).
+    auto: dynamic graph + NCHW -> 'pieces' (one copy forward, one copy backward); otherwise
+    (NHWC, or a static graph: to_static / export, where the batch is unknown) -> 'block'.
+    'pieces' needs both, else it runs as 'block'; 'op' runs as 'slice' where the op cannot.
     """
     if impl not in IMPLS:
         raise ValueError(f"shift_impl must be one of {IMPLS}, got {impl!r}")
     if impl == "op":
         return "op" if shift_impls.op_applies(plan, channels, shift_div) else "slice"
-    dynamic = paddle.in_dynamic_mode()
-    if impl == "pieces" or impl == "auto":
-        return "pieces" if dynamic and data_format == "NCHW" else "slice"
-    return "slice"
+    if impl in ("pieces", "auto"):
+        return "pieces" if paddle.in_dynamic_mode() and data_format == "NCHW" else "block"
+    return impl
 
 
 def temporal_shift(x, num_seg, shift_div=8, data_format="NCHW", direction="paddle",
@@ -52,10 +54,12 @@ def temporal_shift(x, num_seg, shift_div=8, data_format="NCHW", direction="paddl
     chosen = choose_impl(impl, data_format, plan, channels, shift_div)
     if chosen == "op":
         return shift_impls.by_op(x, num_seg, shift_div, data_format)
-    fn = shift_impls.by_pieces if chosen == "pieces" else shift_impls.by_slices
-    if chosen == "pieces" or (impl == "auto" and paddle.in_dynamic_mode()):
-        if paddle.is_grad_enabled() and not x.stop_gradient:
-            return PlanShift.apply(x, num_seg, plan, axis, fn)
+    fn = _FUNCS[chosen]
+    # autograd through slices adds a full-size zero tensor per slice in backward: 'pieces' and
+    # 'auto' take the adjoint shift instead ('slice' and 'block' keep plain autograd)
+    if (impl in ("pieces", "auto") and paddle.in_dynamic_mode() and paddle.is_grad_enabled()
+            and not x.stop_gradient):
+        return PlanShift.apply(x, num_seg, plan, axis, fn)
     return fn(x, num_seg, plan, axis)
 
 
