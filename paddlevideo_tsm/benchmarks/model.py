@@ -3,7 +3,8 @@
 Paths: ``eval`` dynamic forward (no grad), ``train`` forward + backward + Momentum step,
 ``infer`` exported Paddle Inference predictor with oneDNN, ``onnx`` ONNX Runtime (when
 paddle2onnx and onnxruntime are installed). TSN and every TSM impl are timed in turn within each
-repeat, so machine load hits them alike; the median over repeats after warm-up is reported.
+repeat, so machine load hits them alike; the median over repeats after warm-up is reported,
+as wall seconds and as process CPU seconds (less distorted when other jobs share the cores).
 Example: python tools/benchmark.py model --depth 50 --size 224 --impls op,slice,pieces,auto
 """
 import importlib.util
@@ -22,7 +23,7 @@ def add_arguments(parser):
     parser.add_argument("--num_seg", type=int, default=8, help="frames per clip (T)")
     parser.add_argument("--batch", type=int, default=1, help="clips per batch (N)")
     parser.add_argument("--threads", type=int, default=2, help="CPU math threads")
-    parser.add_argument("--impls", default="op,slice,pieces,auto", help="comma list of shift_impl values")
+    parser.add_argument("--impls", default="op,slice,block,pieces", help="comma list of shift_impl values")
     parser.add_argument("--paths", default=",".join(PATHS), help=f"comma list of {', '.join(PATHS)}")
     parser.add_argument("--repeat", type=int, default=5, help="timed repeats (median reported)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first")
@@ -39,17 +40,20 @@ def _model_cfg(depth, num_seg, shift_div, impl, num_classes):
 
 
 def _median_times(fns, repeat, warmup):
-    """{name: fn} -> {name: median seconds}; fns called round-robin so load is shared fairly."""
+    """{name: fn} -> {name: (median wall s, median CPU s)}; fns called round-robin so load is
+    shared fairly."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
-    times = {name: [] for name in fns}
+    wall = {name: [] for name in fns}
+    cpu = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    return {name: (statistics.median(wall[name]), statistics.median(cpu[name])) for name in fns}
 
 
 def _eval_fn(model, x):
@@ -180,11 +184,17 @@ def run(args):
                     else:
                         fns[name] = _onnx_fn(model_file, params_file, x_np, args.threads, out_dir)
             times = _median_times(fns, args.repeat, args.warmup)
-        base = times["TSN"]
-        row = {name: {"seconds": t, "ratio": t / base} for name, t in times.items()}
+        base, base_cpu = times["TSN"]
+        row = {name: {"seconds": t, "ratio": t / base, "cpu_seconds": c, "cpu_ratio": c / base_cpu}
+               for name, (t, c) in times.items()}
+        row["auto_runs_as"] = "pieces" if path in ("eval", "train") else "block"
+        row["load_avg_1min"] = os.getloadavg()[0]
         results["paths"][path] = row
-        cells = "  ".join(f"{name} {v['seconds']:.3f}s x{v['ratio']:.2f}" for name, v in row.items())
-        print(f"{path:6s} {cells}")
+        print(f"{path:6s} (load {row['load_avg_1min']:.1f}; auto runs as {row['auto_runs_as']})")
+        for name, v in row.items():
+            if isinstance(v, dict):
+                print(f"    {name:14s} wall {v['seconds']:7.3f}s x{v['ratio']:.2f}   "
+                      f"cpu {v['cpu_seconds']:7.3f}s x{v['cpu_ratio']:.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
