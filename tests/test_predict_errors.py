@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from _deploy_helpers import (NUM_CLASSES, NUM_SEG, RAWFRAMES, SHARED_DATA, SIZE, VIDEOS, call_tool,
+from _deploy_helpers import (NUM_SEG, RAWFRAMES, SHARED_DATA, SIZE, VIDEOS, call_tool,
                              error_lines, read_jsonl, save_random_weights, tiny_config, write_config)
 from paddlevideo_tsm.inference.errors import InferenceError
 from paddlevideo_tsm.inference.inputs import expand_inputs

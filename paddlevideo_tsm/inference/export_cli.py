@@ -51,7 +51,7 @@ def run(args):
     """Export per ``args``; prints the files and the input shape; returns the exit code."""
     from ..modeling.weights import CheckpointError
     from ..utils.config import ConfigError, get_config
-    from .export import export_from_config, inference_settings, input_shape
+    from .export import export_from_config
     from .model_file import params_file_for
 
     try:
