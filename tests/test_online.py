@@ -182,6 +182,19 @@ def test_exported_stream_matches_dynamic(exported, data_format):
     assert rel_diff(predictor.step(x[:, 0]), dynamic[0, 0]) < 1e-5
 
 
+def test_pir_json_export_matches_dynamic(exported, tmp_path):
+    """fmt='json' (PIR program) streams like the .pdmodel export."""
+    cfg, weights, meta = exported["NCHW"]
+    meta_json = export_online(cfg, weights, str(tmp_path), "online_pir", fmt="json")
+    assert meta_json["model_file"].endswith("online_pir.json")
+    x = clip_input(1, (32, 32), "NCHW", seed=9)
+    a = OnlinePredictor(meta["model_file"], meta["params_file"], cpu_threads=1)
+    b = OnlinePredictor(meta_json["model_file"], meta_json["params_file"], cpu_threads=1)
+    sa = np.stack([a.step(x[:, t]) for t in range(T)])
+    sb = np.stack([b.step(x[:, t]) for t in range(T)])
+    assert rel_diff(sb, sa) < 1e-5
+
+
 def test_predictor_errors(exported, tmp_path):
     _, _, meta = exported["NCHW"]
     with pytest.raises(OnlineModelError, match="missing.pdmodel: model file not found"):
