@@ -235,3 +235,16 @@ def test_bad_training_data_in_a_worker_is_one_line(trained, tmp_path, capfd):
     assert rc == 2
     assert err == [f"error: {bad_list}: 1 of 17 samples (5.9%) failed to load this epoch, above "
                    f"max_bad_fraction 0.0: {trained['demo']}/frames/train/ghost_clip"], err
+
+
+def test_cli_flags_reach_the_trainer(small_cfg, monkeypatch):
+    import paddlevideo_tsm.tasks as tasks
+    seen = {}
+    monkeypatch.setattr(tasks, "train_model", lambda cfg, **kw: seen.update(kw, epochs=cfg["epochs"]))
+    rc = main_py.main(["-c", small_cfg, "--amp", "--amp_level", "O2", "--validate", "--seed", "11",
+                       "--resume", "auto", "--max_iters", "7", "--output", "/tmp/x", "--use_visualdl",
+                       "-w", "init.pdparams", "-o", "epochs=9"])
+    assert rc == 0
+    assert seen == {"weights": "init.pdparams", "validate": True, "amp": True, "amp_level": "O2",
+                    "max_iters": 7, "output": "/tmp/x", "resume": "auto", "use_visualdl": True, "seed": 11,
+                    "epochs": 9}
