@@ -204,3 +204,10 @@ def test_impls_give_bit_identical_networks():
     for impl, (out, grad) in results.items():
         np.testing.assert_array_equal(out, ref_out, err_msg=impl)
         np.testing.assert_array_equal(grad, ref_grad_, err_msg=impl)
+
+
+def test_reference_adjoint_is_the_opposite_shift():
+    # cross-check of the two references: for offline shifts the gradient is the shift the other way
+    g = _data(2, 4, 16, 2, 2, "NCHW")
+    np.testing.assert_array_equal(ref_grad(g, 4, 8, direction="paddle"), ref_shift(g, 4, 8, direction="pytorch"))
+    np.testing.assert_array_equal(ref_grad(g, 4, 8, direction="pytorch"), ref_shift(g, 4, 8, direction="paddle"))

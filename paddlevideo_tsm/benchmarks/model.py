@@ -138,6 +138,11 @@ def run(args):
     for impl in impls:
         if impl not in IMPLS:
             raise SystemExit(f"--impls: unknown shift_impl {impl!r}; known: {', '.join(IMPLS)}")
+    for key in ("size", "num_seg", "batch", "threads", "repeat", "num_classes"):
+        if getattr(args, key) < 1:
+            raise SystemExit(f"--{key}: must be a positive int, got {getattr(args, key)}")
+    if args.depth not in (18, 34, 50, 101, 152):
+        raise SystemExit(f"--depth: must be one of 18, 34, 50, 101, 152, got {args.depth}")
     for path in paths:
         if path not in PATHS:
             raise SystemExit(f"--paths: unknown path {path!r}; known: {', '.join(PATHS)}")
