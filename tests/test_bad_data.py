@@ -123,6 +123,7 @@ def test_bad_samples_seen_by_workers_reach_main_process(tmp_path):
     assert sorted(ds.bad_samples()) == [("c2.avi", "bad"), ("c6.avi", "worse")]
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # paddle's reader thread
 def test_limit_error_from_worker_reads_as_one_line(tmp_path):
     lst = _list(tmp_path, 4)
     ds = VideoDataset(lst, FakeMedia({"c0.avi": "x", "c1.avi": "y"}), max_bad_fraction=0.25)

@@ -89,14 +89,21 @@ class EpochDataLoader(paddle.io.DataLoader):
             yield _to_tensors(batch)
 
     def _iter_workers(self):
+        batches = super().__iter__()
         try:
-            yield from super().__iter__()
+            yield from batches
         except Exception:
+            # stop the workers now: a traceback that keeps the iterator alive made the
+            # interpreter hang at exit waiting for them
+            _shutdown(batches)
             recorded = self.dataset.fatal_error() if hasattr(self.dataset, "fatal_error") else None
             if recorded is None:
                 raise
             name, message = recorded
             raise _ERRORS_BY_NAME.get(name, RuntimeError)(message) from None
+        finally:
+            if not self._persistent_workers:
+                _shutdown(batches)
 
     def set_epoch(self, epoch):
         """Pass ``epoch`` to the batch sampler (shuffle order) and the dataset (per-sample seeds)."""
@@ -105,6 +112,13 @@ class EpochDataLoader(paddle.io.DataLoader):
         for obj in (self.batch_sampler, sampler, self.dataset):
             if obj is not None and hasattr(obj, "set_epoch"):
                 obj.set_epoch(epoch)
+
+
+def _shutdown(batches):
+    """Stop a paddle multi-process iterator's workers and reader thread (no-op once done)."""
+    stop = getattr(batches, "_try_shutdown_all", None)
+    if stop is not None:
+        stop(5)
 
 
 def build_dataloader(dataset, batch_size, num_workers=0, shuffle=False, drop_last=False, seed=None,
