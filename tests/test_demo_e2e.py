@@ -191,3 +191,22 @@ def test_twin_configs_differ_only_where_intended():
         vid["PIPELINE"][split]["decode"] = tsm["PIPELINE"][split]["decode"]
     vid["model_name"] = tsm["model_name"]
     assert vid == tsm
+
+
+def test_mirrored_training_clips_get_the_flipped_label(demo_run):
+    """With RandomFlip p=1 the train items are the p=0 items mirrored and relabelled by
+    flip_label_map [1,0,2,3,4,5,7,6] (a mirrored move_left clip moves right)."""
+    from paddlevideo_tsm.loader.datasets import build_dataset
+    from paddlevideo_tsm.utils.config import get_config
+
+    flip_map = [1, 0, 2, 3, 4, 5, 7, 6]
+    items = {}
+    for p in (0.0, 1.0):
+        cfg = get_config(str(CONFIG), demo_run["ov"] + [f"PIPELINE.train.transform.1.RandomFlip.p={p}"])
+        assert cfg.PIPELINE.train.transform[1].RandomFlip.flip_label_map == flip_map
+        ds = build_dataset(cfg.DATASET.train, cfg.PIPELINE.train, seed=3)
+        items[p] = [ds[i] for i in range(len(ds))]
+    for (plain, label), (mirrored, flipped_label) in zip(items[0.0], items[1.0]):
+        np.testing.assert_array_equal(mirrored, plain[..., ::-1])
+        assert int(flipped_label[0]) == flip_map[int(label[0])]
+    assert sorted({int(lab[0]) for _, lab in items[0.0]}) == list(range(8))

@@ -74,15 +74,18 @@ class BaseDataset(paddle.io.Dataset):
             return None
         return np.random.default_rng([int(self.seed), self.epoch, int(index)])
 
-    def _run_pipeline(self, index, rng, clip_idx, num_clips):
+    def _run_pipeline(self, index, rng, clip_idx, num_clips, with_label=False):
         results = self.make_results(index)
         results["clip_idx"] = clip_idx
         results["num_clips"] = num_clips
         if rng is not None:
             results["rng"] = rng
         out = self.pipeline(results)
-        imgs = out["imgs"] if isinstance(out, dict) else out
-        return np.asarray(imgs)
+        imgs = np.asarray(out["imgs"] if isinstance(out, dict) else out)
+        if not with_label:
+            return imgs
+        # RandomFlip's flip_label_map relabels mirrored clips (left <-> right motion)
+        return imgs, (out if isinstance(out, dict) else results).get("labels", results["labels"])
 
     # --- bad samples ---------------------------------------------------------------------
     def bad_samples(self):
@@ -130,8 +133,8 @@ class BaseDataset(paddle.io.Dataset):
         for attempt in range(self.num_retries + 1):
             entry = self.entries[current]
             try:
-                imgs = self._run_pipeline(current, rng, -1, 1)
-                return imgs.astype(np.float32, copy=False), np.array([entry.label], dtype=np.int64)
+                imgs, label = self._run_pipeline(current, rng, -1, 1, with_label=True)
+                return imgs.astype(np.float32, copy=False), np.array([int(label)], dtype=np.int64)
             except LOAD_ERRORS as exc:
                 self._record_bad(entry.path, exc)
                 last_reason = one_line_reason(exc)
