@@ -9,7 +9,7 @@ from _dataset_media import write_frames, write_text, write_video
 from paddlevideo_tsm.loader.bad_samples import (BadDataLimitError, check_bad_fraction, clean_error_message,
                                                 epoch_report, is_valid_sample)
 from paddlevideo_tsm.loader.dataloader import build_dataloader
-from paddlevideo_tsm.loader.datasets import FrameDataset, VideoDataset, build_dataset
+from paddlevideo_tsm.loader.datasets import VideoDataset, build_dataset
 from paddlevideo_tsm.loader.errors import DataError
 
 

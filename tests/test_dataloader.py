@@ -4,7 +4,7 @@ import pytest
 
 from _dataset_media import write_frames, write_text
 from paddlevideo_tsm.loader.dataloader import EpochSampler, build_dataloader
-from paddlevideo_tsm.loader.datasets import FrameDataset, VideoDataset, build_dataset
+from paddlevideo_tsm.loader.datasets import VideoDataset, build_dataset
 
 
 class RandomValues:

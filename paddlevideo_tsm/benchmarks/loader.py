@@ -78,8 +78,10 @@ def make_synthetic(root, n_videos, n_frames):
     return vdir, fdir, n_frames
 
 
-def _list_file(root, fmt, items):
-    """Write a list of (relative path, frames) items; return its path."""
+def _list_file(root, fmt, items, min_len=1):
+    """Write a list of (relative path, frames) items, repeated to ``min_len`` lines; return its path."""
+    # one epoch must cover the warm-up batch and all timed clips: a new epoch restarts the workers
+    items = (items * (-(-min_len // len(items))))[:max(min_len, len(items))]
     path = os.path.join(root, f"{fmt}_{len(items)}.txt")
     with open(path, "w") as f:
         for rel, n in items:
@@ -90,6 +92,7 @@ def _list_file(root, fmt, items):
 def sources(args, tmp):
     """{(source, fmt): (list file, data_prefix)} for the requested sources and formats."""
     out = {}
+    need = args.clips + 2 * args.batch_size
     wanted = [s.strip() for s in args.sources.split(",") if s.strip()]
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     if "shared" in wanted:
@@ -101,18 +104,18 @@ def sources(args, tmp):
             videos = sorted(v for v in os.listdir(vdir) if v.endswith((".avi", ".mp4")))
             n_img = len([f for f in os.listdir(os.path.join(fdir, "img_sample")) if f.endswith(".jpg")])
             if "videos" in formats:
-                out[("shared", "videos")] = (_list_file(tmp, "videos", [(v, 0) for v in videos]), vdir)
+                out[("shared", "videos")] = (_list_file(tmp, "videos", [(v, 0) for v in videos], need), vdir)
             if "frames" in formats:
-                out[("shared", "frames")] = (_list_file(tmp, "frames", [("img_sample", n_img)]), fdir)
+                out[("shared", "frames")] = (_list_file(tmp, "frames", [("img_sample", n_img)], need), fdir)
     if "synthetic" in wanted:
         vdir, fdir, n = make_synthetic(os.path.join(tmp, "synthetic"), args.synthetic_videos, args.synthetic_frames)
         names = [f"clip{k}" for k in range(args.synthetic_videos)]
         if "videos" in formats:
             out[("synthetic", "videos")] = (_list_file(os.path.join(tmp, "synthetic"), "videos",
-                                                       [(f"{c}.avi", 0) for c in names]), vdir)
+                                                       [(f"{c}.avi", 0) for c in names], need), vdir)
         if "frames" in formats:
             out[("synthetic", "frames")] = (_list_file(os.path.join(tmp, "synthetic"), "frames",
-                                                       [(c, n) for c in names]), fdir)
+                                                       [(c, n) for c in names], need), fdir)
     return out
 
 
