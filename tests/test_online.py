@@ -287,16 +287,17 @@ def test_predict_online_cli_on_real_video(exported, shared_data, tmp_path):
     labels = tmp_path / "labels.txt"
     labels.write_text("".join(f"{i} class_{i}\n" for i in range(8)))
     r = run_cli("-c", write_cfg(tmp_path, cfg), "--model_file", meta["model_file"], "--params_file",
-                meta["params_file"], "--input_file", video, "--interval", "5", "--max_frames", "12",
+                meta["params_file"], "--input_file", video, "--interval", "5", "--max_frames", "12", "--stride", "2",
                 "--top_k", "2", "--label_map", str(labels), "--enable_benchmark", "--cpu_threads", "1")
     assert r.returncode == 0, r.stderr
     tops = [ln for ln in r.stdout.splitlines() if ln.startswith("frame ")]
     assert [ln.split(":")[0] for ln in tops] == ["frame 5", "frame 10", "frame 12"]
     assert "latency model: median" in r.stdout and "latency preprocess: median" in r.stdout
-    # reference: the dynamic per-frame model on the same 12 decoded frames (cv2), no smoothing
+    assert "12 frames streamed (every 2)" in r.stdout
+    # reference: the dynamic per-frame model on every 2nd of the first 24 decoded frames (cv2)
     import cv2
     cap = cv2.VideoCapture(video)
-    frames = [cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2RGB) for _ in range(12)]
+    frames = [cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2RGB) for _ in range(24)][::2]
     cap.release()
     pre = FramePreprocessor(cfg["PIPELINE"]["test"])
     frame = build_online_model(cfg["MODEL"])

@@ -1,7 +1,7 @@
 """Stream a video (or camera) frame by frame through an exported online TSM model.
 
     python tools/predict_online.py -c CFG --model_file M.pdmodel --params_file M.pdiparams
-        (--input_file VIDEO | --camera INDEX) [--interval 8] [--smooth A | --window K] [--top_k 5]
+        (--input_file VIDEO | --camera INDEX) [--stride 1] [--interval 8] [--smooth A | --window K] [--top_k 5]
         [--label_map FILE] [--enable_benchmark] [--cpu_threads N] [--disable_mkldnn] [--max_frames N]
 
 Each frame is preprocessed with the config's PIPELINE.test transforms, run once through the
@@ -10,6 +10,7 @@ smoothed scores is printed every --interval frames. Export the model with
 ``tools/export_model.py --online`` (or ``paddlevideo_tsm.online.export_online``).
 """
 import argparse
+import itertools
 import os
 import sys
 
@@ -35,7 +36,10 @@ def parse_args(argv=None):
     p.add_argument("--enable_benchmark", action="store_true", help="report per-frame latency (median, p95)")
     p.add_argument("--cpu_threads", type=int, default=None, help="CPU threads (default: all)")
     p.add_argument("--disable_mkldnn", action="store_true", help="run without oneDNN")
-    p.add_argument("--max_frames", type=int, default=None, help="stop after N frames")
+    p.add_argument("--stride", type=int, default=1,
+                   help="run every N-th frame: match the frame spacing the model was trained with "
+                        "(num_seg frames sampled from a clip of L frames: about L / num_seg)")
+    p.add_argument("--max_frames", type=int, default=None, help="stop after N model frames")
     return p.parse_args(argv)
 
 
@@ -51,6 +55,8 @@ def _check_args(args):
         problems.append(f"--window must be >= 1, got {args.window}")
     if args.smooth and args.window > 1:
         problems.append("--smooth and --window cannot be combined")
+    if args.stride < 1:
+        problems.append(f"--stride must be >= 1, got {args.stride}")
     if args.max_frames is not None and args.max_frames < 1:
         problems.append(f"--max_frames must be >= 1, got {args.max_frames}")
     return problems
@@ -79,9 +85,10 @@ def run(args):
         frames, source = video_frames(args.input_file), args.input_file
     else:
         frames, source = camera_frames(args.camera), f"camera {args.camera}"
+    frames = itertools.islice(frames, 0, None, args.stride)
     result = run_stream(frames, preprocess, predictor.step, ScoreSmoother(args.smooth, args.window),
                         args.interval, args.top_k, class_names, print, args.max_frames, source)
-    print(f"{source}: {result['frames']} frames streamed")
+    print(f"{source}: {result['frames']} frames streamed" + (f" (every {args.stride})" if args.stride > 1 else ""))
     if args.enable_benchmark:
         skip = WARMUP_FRAMES if result["frames"] > 2 * WARMUP_FRAMES else 0
         print(f"benchmark over {result['frames'] - skip} frames (first {skip} left out as warm-up), "
