@@ -40,15 +40,18 @@ def _model_cfg(depth, num_seg, shift_div, impl, num_classes):
 
 
 def _median_times(fns, repeat, warmup):
-    """{name: fn} -> {name: (median wall s, median CPU s)}; fns called round-robin so load is
-    shared fairly."""
+    """{name: fn} -> {name: (median wall s, median CPU s)}; fns called round-robin in a rotating
+    order so load is shared fairly."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     wall = {name: [] for name in fns}
     cpu = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
+    names = list(fns)
+    for r in range(repeat):
+        # rotate the order: the first run after another model pays for its memory churn
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fn = fns[name]
             start, start_cpu = time.perf_counter(), time.process_time()
             fn()
             wall[name].append(time.perf_counter() - start)
