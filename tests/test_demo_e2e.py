@@ -1,6 +1,6 @@
 """The built-in demo end to end through the command-line tools, CI-sized.
 
-A tiny demo set (8 frames, 56 px, 48 px crops) goes through configs/tsm_demo_frames.yaml with
+A tiny demo set (8 frames, 56 px; the config scales to 40 and crops 32) goes through configs/tsm_demo_frames.yaml with
 path/size overrides: make_demo_data -> main.py train --validate -> main.py --test
 --save_results -> tools/export_model.py -> tools/predict.py. Each stage's output is checked
 against a recomputation: validation accuracy against the saved weights run in-process,
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "tsm_demo_frames.yaml"
 NAME = "TSM_demo"
 PER_CLASS = {"train": 2, "val": 1, "test": 2}
-FRAMES, SIZE, CROP = 8, 56, 48  # decord cannot read 16/24/48/72 px square MJPG; 56 is fine
+FRAMES, SIZE, CROP = 8, 56, 32  # CROP is the config's; decord cannot read 16/24/48/72 px square MJPG; 56 is fine
 FLOAT = r"([0-9.]+|nan)"
 
 
@@ -34,13 +34,9 @@ def run(script, *args, timeout=300):
 
 def overrides(demo):
     """-o KEY=VALUE list pointing the demo config at ``demo`` with CI sizes."""
-    # a small lr keeps the 3-step model's logits moderate, so every probability compared below is non-trivial
-    ov = ["epochs=1", "log_interval=1", "save_interval=1", "cpu_threads=1",
-          "OPTIMIZER.learning_rate.learning_rate=0.005", "OPTIMIZER.learning_rate.max_epoch=1", "DATASET.batch_size=4", "DATASET.valid_batch_size=4",
-          "DATASET.test_batch_size=3", "DATASET.num_workers=0", "INFERENCE.target_size=%d" % CROP,
-          "PIPELINE.train.transform.0.RandomCrop.target_size=%d" % CROP,
-          "PIPELINE.valid.transform.0.CenterCrop.target_size=%d" % CROP,
-          "PIPELINE.test.transform.0.CenterCrop.target_size=%d" % CROP]
+    ov = ["epochs=1", "log_interval=1", "save_interval=1", "cpu_threads=1", "OPTIMIZER.learning_rate.max_epoch=1",
+          "DATASET.batch_size=4", "DATASET.valid_batch_size=4", "DATASET.test_batch_size=3",
+          "DATASET.num_workers=0"]
     for split, stem in (("train", "train"), ("valid", "val"), ("test", "test")):
         ov += [f"DATASET.{split}.data_prefix={demo}", f"DATASET.{split}.file_path={demo}/{stem}_frames.list",
                f"DATASET.{split}.label_map={demo}/label_map.txt"]
@@ -202,8 +198,8 @@ def test_mirrored_training_clips_get_the_flipped_label(demo_run):
     flip_map = [1, 0, 2, 3, 4, 5, 7, 6]
     items = {}
     for p in (0.0, 1.0):
-        cfg = get_config(str(CONFIG), demo_run["ov"] + [f"PIPELINE.train.transform.1.RandomFlip.p={p}"])
-        assert cfg.PIPELINE.train.transform[1].RandomFlip.flip_label_map == flip_map
+        cfg = get_config(str(CONFIG), demo_run["ov"] + [f"PIPELINE.train.transform.2.RandomFlip.p={p}"])
+        assert cfg.PIPELINE.train.transform[2].RandomFlip.flip_label_map == flip_map
         ds = build_dataset(cfg.DATASET.train, cfg.PIPELINE.train, seed=3)
         items[p] = [ds[i] for i in range(len(ds))]
     for (plain, label), (mirrored, flipped_label) in zip(items[0.0], items[1.0]):
