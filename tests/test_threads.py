@@ -40,3 +40,41 @@ def test_bad_thread_counts_name_the_source(value, env, needle):
 
 def test_affinity_matches_the_os():
     assert threads.available_cores() == len(os.sched_getaffinity(0))
+
+
+BUSY_THREADS = """
+import os, sys
+sys.path.insert(0, {root!r})
+from paddlevideo_tsm.utils.threads import set_cpu_threads
+import paddle
+set_cpu_threads({n})
+def ticks():
+    out = {{}}
+    for tid in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{{tid}}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out[tid] = int(fields[11]) + int(fields[12])
+    return out
+a = paddle.randn([1024, 1024])
+before = ticks()
+for _ in range(6):
+    paddle.matmul(a, a).sum().item()
+after = ticks()
+print(sum(after[t] - before.get(t, 0) > 2 for t in after))
+"""
+
+
+@pytest.mark.skipif(threads.available_cores() < 2, reason="needs 2 usable cores")
+@pytest.mark.parametrize("n", [1, 2])
+def test_set_cpu_threads_sets_the_math_library_threads(n, tmp_path):
+    """Load-independent check that the API took effect: n OS threads do the matmul work."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = str(Path(__file__).resolve().parents[1])
+    script = tmp_path / "busy.py"
+    script.write_text(BUSY_THREADS.format(root=root, n=n))
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "CPU_NUM_THREADS")}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.strip().splitlines()[-1]) == n
