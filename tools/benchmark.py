@@ -1,8 +1,11 @@
-"""Benchmarks: ``python tools/benchmark.py {loader,model,inference,online} [options]``.
+"""Benchmarks: ``python tools/benchmark.py {loader,model,inference,online,train_step,pipelines,threads} [options]``.
 
 loader: data pipeline clips/s; model: TSM vs TSN twin (eval forward, train step, shift cost);
 inference: exported Paddle Inference predictor / ONNX Runtime per clip;
-online: per-frame online TSM latency vs its TSN twin.
+online: per-frame online TSM latency vs its TSN twin;
+train_step: seconds per TSM training step and peak RSS;
+pipelines: per-step train/valid pipeline clips/s in one process;
+threads: CPU kernel speed at each set_num_threads count.
 """
 import argparse
 import importlib
@@ -10,8 +13,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# before any mode module can import paddle: it snapshots OMP_NUM_THREADS, which importing paddle overwrites
+from paddlevideo_tsm.utils import threads as _threads  # noqa: E402,F401
 
-MODES = ("loader", "model", "inference", "online")
+MODES = ("loader", "model", "inference", "online", "train_step", "pipelines", "threads")
 
 
 def main(argv=None):

@@ -1,19 +1,19 @@
 """Seconds per training step of TSM (default ResNet-50, batch 2 x 8 frames x 224 px, NCHW) and peak RSS.
 
-  python tools/bench_train_step.py [--threads N] [--steps 3] [--depth 50] [--batch 2] [--num_seg 8]
 The step is the trainer's own (forward, loss, backward, Momentum + L2 + global-norm clip update).
+paddlevideo_tsm.utils.threads must be imported before paddle (tools/benchmark.py does so) to see
+the user's OMP_NUM_THREADS.
+Example: python tools/benchmark.py train_step [--threads N] [--steps 3] [--depth 50] [--batch 2] [--num_seg 8]
 """
-import argparse
 import os
 import resource
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ..utils import threads as _threads  # noqa: F401  (reads the env before paddle)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser):
+    p = parser
     p.add_argument("--threads", type=int, help="math library threads (default: as main.py: every usable core)")
     p.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     p.add_argument("--depth", type=int, default=50)
@@ -21,17 +21,17 @@ def main(argv=None):
     p.add_argument("--num_seg", type=int, default=8)
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--data_format", default="NCHW", choices=["NCHW", "NHWC"])
-    args = p.parse_args(argv)
 
-    from paddlevideo_tsm.utils import threads as _threads  # noqa: F401  (reads the env before paddle)
+
+def run(args):
     import numpy as np
     import paddle
 
-    from paddlevideo_tsm.modeling import build_model
-    from paddlevideo_tsm.solver import build_lr, build_optimizer
-    from paddlevideo_tsm.tasks.amp import AmpState
-    from paddlevideo_tsm.tasks.train import train_one_step
-    from paddlevideo_tsm.utils.threads import resolve_cpu_threads, set_cpu_threads
+    from ..modeling import build_model
+    from ..solver import build_lr, build_optimizer
+    from ..tasks.amp import AmpState
+    from ..tasks.train import train_one_step
+    from ..utils.threads import resolve_cpu_threads, set_cpu_threads
 
     threads, source = resolve_cpu_threads(args.threads)
     source = "--threads" if args.threads else source
@@ -66,7 +66,4 @@ def main(argv=None):
           f"mean {np.mean(timed):.2f} s, min {np.min(timed):.2f} s over {len(timed)} (process CPU time "
           f"{np.mean(cpu[1:]):.2f} s per step: on a busy machine wall time overstates); peak RSS {peak_mb:.0f} MB; "
           f"load average {os.getloadavg()[0]:.1f}")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -1,24 +1,24 @@
-"""Does paddle.base.core.set_num_threads change CPU kernel speed? Wall and process CPU time of a
-conv forward+backward and a matmul at each thread count, interleaved to share the machine's load.
+"""Does paddle.base.core.set_num_threads change CPU kernel speed?
 
-  python tools/bench_threads.py [--counts 1 2] [--rounds 3]
+Wall and process CPU time of a conv forward+backward and a matmul at each thread count,
+interleaved to share the machine's load.
+
+Example: python tools/benchmark.py threads [--counts 1 2] [--rounds 3]
 """
-import argparse
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+def add_arguments(parser):
+    parser.add_argument("--counts", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rounds", type=int, default=3)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--counts", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--rounds", type=int, default=3)
-    args = p.parse_args(argv)
+def run(args):
     import numpy as np
     import paddle
-    from paddlevideo_tsm.utils.threads import set_cpu_threads
+
+    from ..utils.threads import set_cpu_threads
 
     paddle.seed(0)
     conv = paddle.nn.Conv2D(64, 64, 3, padding=1)
@@ -48,7 +48,4 @@ def main(argv=None):
         print(f"{name:6s} threads {n}: wall min {wall.min():.3f} s median {np.median(wall):.3f} s; "
               f"CPU/wall {np.median(cpu / wall):.2f}")
     print(f"load average {os.getloadavg()[0]:.1f} on {len(os.sched_getaffinity(0))} usable cores")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -1,12 +1,10 @@
 """Clips per second of the TSM train/valid pipeline in one process, with time per step.
 
-    python tools/bench_pipelines.py [--data ../shared/data] [--seconds 5] [--mode train] [--cv2-threads 1]
-
 Frames are timed on a 131-frame JPEG folder extracted from example.avi into a temp dir (and on
 rawframes/img_sample); videos on the two shared .avi clips with the decord and the cv2 backend.
 The machine is shared: run it twice and take the better run.
+Example: python tools/benchmark.py pipelines [--data ../shared/data] [--seconds 5] [--mode train] [--cv2-threads 1]
 """
-import argparse
 import os
 import sys
 import tempfile
@@ -16,9 +14,8 @@ from collections import defaultdict
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from paddlevideo_tsm.loader import build_pipeline  # noqa: E402
-
+SHARED_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           os.pardir, "shared", "data")
 NORM = {"Normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}
 TRANSFORMS = {
     "train": [{"Scale": {"short_size": 256}}, {"MultiScaleCrop": {"target_size": 256}},
@@ -27,7 +24,18 @@ TRANSFORMS = {
 }
 
 
+def add_arguments(parser):
+    parser.add_argument("--data", default=SHARED_DATA, help="folder with videos/ and rawframes/img_sample")
+    # dest is not "mode": tools/benchmark.py keeps the benchmark mode in args.mode
+    parser.add_argument("--mode", dest="pipeline_mode", choices=sorted(TRANSFORMS), default="train",
+                        help="train or valid transforms")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--cv2-threads", type=int, default=None, help="cv2.setNumThreads (DataLoader workers: 1)")
+
+
 def make_pipeline(decoder, mode, backend=None):
+    from ..loader import build_pipeline
+
     decode = {"name": decoder}
     if backend:
         decode["backend"] = backend
@@ -69,15 +77,10 @@ def bench(pipe, items, seconds):
     return n / total, n / cpu, {k: v / n for k, v in per_step.items()}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
-    ap.add_argument("--seconds", type=float, default=5.0)
-    ap.add_argument("--mode", choices=sorted(TRANSFORMS), default="train")
-    ap.add_argument("--cv2-threads", type=int, default=None, help="cv2.setNumThreads (DataLoader workers: 1)")
-    args = ap.parse_args()
+def run(args):
     if args.cv2_threads is not None:
         cv2.setNumThreads(args.cv2_threads)
+    mode = args.pipeline_mode
     videos = [os.path.join(args.data, "videos", f) for f in ("example.avi", "mmaction_test.avi")]
     if not all(os.path.isfile(v) for v in videos):
         print(f"error: shared media not found under {args.data}", file=sys.stderr)
@@ -90,14 +93,10 @@ def main():
                  ("videos (2 avi clips, decord)", "VideoDecoder", "decord", videos),
                  ("videos (2 avi clips, cv2)", "VideoDecoder", "cv2", videos)]
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"mode {args.mode}, 8 segments, 224 px, cv2 threads {cv2.getNumThreads()}, one process, "
+        print(f"mode {mode}, 8 segments, 224 px, cv2 threads {cv2.getNumThreads()}, one process, "
               f"load average {load:.1f} on {os.cpu_count()} cores")
         for name, decoder, backend, items in cases:
-            rate, cpu_rate, steps = bench(make_pipeline(decoder, args.mode, backend), items, args.seconds)
+            rate, cpu_rate, steps = bench(make_pipeline(decoder, mode, backend), items, args.seconds)
             detail = ", ".join(f"{k} {1000 * v:.1f}" for k, v in steps.items())
             print(f"{name:36s} {rate:6.1f} clips/s ({cpu_rate:6.1f} per CPU-s)   ms/clip: {detail}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
