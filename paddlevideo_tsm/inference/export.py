@@ -82,6 +82,14 @@ def _old_ir_guard():
     return guard()
 
 
+def save_static(layer, input_spec, prefix, fmt="pdmodel"):
+    """Trace ``layer`` for ``input_spec`` and write ``prefix.pdmodel`` (old IR) or ``prefix.json`` (PIR)."""
+    import contextlib
+    with _old_ir_guard() if fmt == "pdmodel" else contextlib.nullcontext():
+        static = paddle.jit.to_static(layer, input_spec=input_spec, full_graph=True)
+        paddle.jit.save(static, prefix)
+
+
 def export_model(model, out_dir, save_name, shape, fmt="pdmodel"):
     """Trace ``model`` (eval mode) for float32 input ``shape`` and save it; returns the files written."""
     if fmt not in FORMATS:
@@ -92,13 +100,7 @@ def export_model(model, out_dir, save_name, shape, fmt="pdmodel"):
     prefix = os.path.join(out_dir, save_name)
     spec = [paddle.static.InputSpec(shape, "float32", INPUT_NAME)]
     model.eval()
-    if fmt == "pdmodel":
-        with _old_ir_guard():
-            static = paddle.jit.to_static(model, input_spec=spec, full_graph=True)
-            paddle.jit.save(static, prefix)
-    else:
-        static = paddle.jit.to_static(model, input_spec=spec, full_graph=True)
-        paddle.jit.save(static, prefix)
+    save_static(model, spec, prefix, fmt)
     suffixes = (".pdmodel", ".pdiparams", ".pdiparams.info") if fmt == "pdmodel" else (".json", ".pdiparams")
     written = [prefix + s for s in suffixes if os.path.isfile(prefix + s)]
     expected = prefix + suffixes[0]

@@ -7,9 +7,9 @@ shifted block); outputs, in order: scores [1, K], then the new caches in input o
 import json
 import os
 
-import paddle
 from paddle.static import InputSpec
 
+from ..inference.export import save_static
 from ..modeling import load_checkpoint
 from ..utils.config import ConfigError
 from .frame_model import build_online_model
@@ -69,13 +69,7 @@ def export_online(cfg, weights, out_dir, save_name, fmt="pdmodel", size=None):
     specs = input_specs(model, size)
     os.makedirs(out_dir, exist_ok=True)
     prefix = os.path.join(out_dir, save_name)
-    if fmt == "pdmodel":
-        with paddle.pir_utils.DygraphOldIrGuard():
-            static = paddle.jit.to_static(model, input_spec=specs, full_graph=True)
-            paddle.jit.save(static, prefix)
-    else:
-        static = paddle.jit.to_static(model, input_spec=specs, full_graph=True)
-        paddle.jit.save(static, prefix)
+    save_static(model, specs, prefix, fmt)
     num_classes = model.recognizer.head.num_classes
     meta = {
         "model_file": prefix + (".pdmodel" if fmt == "pdmodel" else ".json"),
