@@ -91,36 +91,19 @@ def _export(model, out_dir, shape):
 
 
 def _paddle_infer_fn(model_file, params_file, x, threads):
-    from paddle import inference
-    config = inference.Config(model_file, params_file)
-    config.disable_gpu()
-    config.enable_mkldnn()
-    config.set_cpu_math_library_num_threads(threads)
-    config.disable_glog_info()
-    predictor = inference.create_predictor(config)
-    inp = predictor.get_input_handle(predictor.get_input_names()[0])
-    out = predictor.get_output_handle(predictor.get_output_names()[0])
-
-    def run():
-        inp.reshape(x.shape)
-        inp.copy_from_cpu(x)
-        predictor.run()
-        out.copy_to_cpu()
-    return run
+    """The project's own Paddle Inference predictor (oneDNN), as tools/predict.py runs it."""
+    from ..inference.predictor import PaddlePredictor
+    pred = PaddlePredictor(model_file, params_file, cpu_threads=threads, enable_mkldnn=True)
+    return lambda: pred.run(x)
 
 
 def _onnx_fn(model_file, params_file, x, threads, out_dir):
-    import onnxruntime as ort
-    from ..inference.onnx import convert_to_onnx
+    """Convert the export with paddle2onnx and run it with the project's ONNX Runtime predictor."""
+    from ..inference.onnx import OnnxRuntimePredictor, convert_to_onnx
     onnx_file = os.path.join(out_dir, "model.onnx")
     convert_to_onnx(model_file, params_file, onnx_file)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3  # paddle2onnx leaves unused initializers; ORT warns per tensor
-    sess = ort.InferenceSession(onnx_file, opts, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-    return lambda: sess.run(None, {name: x})
+    pred = OnnxRuntimePredictor(onnx_file, cpu_threads=threads)
+    return lambda: pred.run(x)
 
 
 def _onnx_missing():
