@@ -46,8 +46,9 @@ def test_predictor_matches_dynamic_model(workdir, layout, fmt, subprocess, capsy
     assert code == 0, err[-2000:]
     model_file = out_dir / f"tinytsm.{fmt}"
     assert model_file.is_file() and (out_dir / "tinytsm.pdiparams").is_file()
-    shape = [-1, NUM_SEG, 3, SIZE, SIZE] if layout == "NCHW" else [-1, NUM_SEG, SIZE, SIZE, 3]
-    assert f"input shape: {shape}" in out
+    shape = [1, NUM_SEG, 3, SIZE, SIZE] if layout == "NCHW" else [1, NUM_SEG, SIZE, SIZE, 3]
+    assert f"input shape: {shape} (float32, fixed batch)" in out
+    assert "temporal shift: shift_impl=auto runs as 'frames'" in out
 
     jsonl = root / f"pred_{layout}_{fmt}.jsonl"
     code, out, err = call_tool("predict.py", ["-i", inputs, "-c", cfg_path, "--model_file", model_file,

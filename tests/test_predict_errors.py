@@ -99,8 +99,8 @@ def test_corrupt_video_in_list_others_still_predicted(exported):
 
 
 @needs_media
-@pytest.mark.parametrize("flag,value,shape", [("--num_seg", 4, [-1, 4, 3, SIZE, SIZE]),
-                                              ("--img_size", 96, [-1, NUM_SEG, 3, 96, 96])])
+@pytest.mark.parametrize("flag,value,shape", [("--num_seg", 4, [1, 4, 3, SIZE, SIZE]),
+                                              ("--img_size", 96, [1, NUM_SEG, 3, 96, 96])])
 def test_model_exported_for_other_shape(exported, capsys, flag, value, shape):
     from paddlevideo_tsm.inference import export_cli
 

@@ -135,10 +135,12 @@ def test_piece_runs_cover_the_output_once():
 
 def test_auto_choice_and_fallbacks():
     plan = make_plan(16, 8)
-    assert choose_impl("auto", "NCHW", plan, 16, 8) == "pieces"
-    assert choose_impl("auto", "NHWC", plan, 16, 8) == "block"
-    assert choose_impl("pieces", "NHWC", plan, 16, 8) == "block"
-    assert choose_impl("block", "NCHW", plan, 16, 8) == "block"
+    assert choose_impl("auto", "NCHW", plan, 16, 8, frames=6) == "pieces"
+    assert choose_impl("auto", "NHWC", plan, 16, 8, frames=6) == "frames"
+    assert choose_impl("auto", "NHWC", plan, 16, 8, frames=-1) == "block"
+    assert choose_impl("pieces", "NHWC", plan, 16, 8, frames=6) == "frames"
+    assert choose_impl("frames", "NCHW", plan, 16, 8, frames=-1) == "block"
+    assert choose_impl("block", "NCHW", plan, 16, 8, frames=6) == "block"
     assert choose_impl("op", "NCHW", plan, 16, 8) == "op"
     # Paddle's op has neither the pytorch direction nor an online mode
     assert choose_impl("op", "NCHW", make_plan(16, 8, "pytorch"), 16, 8) == "slice"
@@ -180,6 +182,25 @@ def test_static_graph_with_unknown_batch_equals_reference(impl, fmt, direction, 
         x_np = _data(N, 3, 8, 2, 2, fmt)
         np.testing.assert_array_equal(static(paddle.to_tensor(x_np)).numpy(),
                                       ref_shift(x_np, 3, 4, fmt, direction, mode))
+
+
+@pytest.mark.parametrize("impl", IMPL_LIST)
+@pytest.mark.parametrize("fmt", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("direction,mode", [("paddle", "offline"), ("pytorch", "online")])
+def test_static_graph_with_fixed_batch_equals_reference(impl, fmt, direction, mode):
+    # a fixed-batch export: N*T is known, so 'auto' and 'frames' run the reshape-free 'frames' shift
+    N = 2
+    shape = [N * 3, 8, 2, 2] if fmt == "NCHW" else [N * 3, 2, 2, 8]
+    spec = [paddle.static.InputSpec(shape, "float32")]
+    static = paddle.jit.to_static(_ShiftOnly(impl, fmt, direction, mode), input_spec=spec, full_graph=True)
+    x_np = _data(N, 3, 8, 2, 2, fmt)
+    np.testing.assert_array_equal(static(paddle.to_tensor(x_np)).numpy(),
+                                  ref_shift(x_np, 3, 4, fmt, direction, mode))
+    if impl in ("auto", "frames"):
+        program = static.forward.concrete_program.main_program
+        ops = {op.name() if callable(getattr(op, "name", None)) else op.type  # PIR / old IR (Paddle 2.6)
+               for op in program.global_block().ops}
+        assert any("split" in name for name in ops) and not any("reshape" in name for name in ops), ops
 
 
 def test_impls_give_bit_identical_networks():

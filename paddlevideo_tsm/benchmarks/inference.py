@@ -1,7 +1,8 @@
 """Inference speed per clip: dynamic graph, Paddle Inference (oneDNN on/off), ONNX Runtime; test preprocessing per video.
 
-The model is exported to a temporary folder (random init unless --weights) and every engine runs
-the same random clips at batch 1 and 8 with 1 thread and all threads; each cell is the median of
+The model is exported to a temporary folder (random init unless --weights), once per batch size
+with that batch fixed (as tools/export_model.py does by default), and every engine runs the same
+random clips at batch 1 and 8 with 1 thread and all threads; each cell is the median of
 --repeat timed runs after --warmup untimed ones, divided by the batch (ms per clip). Preprocessing
 is the config's test pipeline (the predictor's) on each video of --videos, median ms per video.
 Example: python tools/benchmark.py inference --depth 50 --size 224 --num_seg 8 --json tsm_r50.json
@@ -115,12 +116,13 @@ def _engine_runner(engine, cfg, files, threads, data_format):
     raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
 
 
-def _prepare(cfg, weights, tmp):
-    """Export the model once; returns {'model_file', 'params_file', 'onnx_file' or None, 'dynamic_model', 'note'}."""
+def _prepare(cfg, weights, tmp, batch):
+    """Export the model for a fixed ``batch``; returns {'model_file', 'params_file', 'onnx_file' or
+    None, 'dynamic_model', 'note'}."""
     from ..inference.export import build_export_model, export_model, inference_settings, input_shape
 
     num_seg, size, data_format = inference_settings(cfg)
-    shape = input_shape(num_seg, size, data_format)
+    shape = input_shape(num_seg, size, data_format, batch_size=batch)
     written = export_model(build_export_model(cfg, weights, num_seg), tmp, "bench", shape, "pdmodel")
     # a second instance for the dynamic graph (to_static converted the first one's forward); with
     # random init its weights differ from the export's, which does not change the timing
@@ -182,15 +184,16 @@ def run(args):
     threads_list = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, cores})
     engines = [e for e in args.engines.split(",") if e]
     with tempfile.TemporaryDirectory() as tmp:
-        files, (num_seg, size, data_format) = _prepare(cfg, args.weights, tmp)
+        prepared = {b: _prepare(cfg, args.weights, os.path.join(tmp, f"b{b}"), b) for b in batches}
+        files, (num_seg, size, data_format) = prepared[batches[0]]
         shape = lambda b: [b, num_seg, 3, size, size] if data_format == "NCHW" else [b, num_seg, size, size, 3]
         rng = np.random.default_rng(0)
         results, cpu_ms = {}, {}
         for engine in engines:
             results[engine], cpu_ms[engine] = {}, {}
             for threads in threads_list:
-                runner = _engine_runner(engine, cfg, files, threads, data_format)
                 for b in batches:
+                    runner = _engine_runner(engine, cfg, prepared[b][0], threads, data_format)
                     key = f"{b}x{threads}"
                     if runner is None:
                         results[engine][key] = cpu_ms[engine][key] = None
@@ -201,7 +204,7 @@ def run(args):
                     cpu_ms[engine][key] = 1000.0 * cpu / b
                     print(f"  {engine:14s} batch {b} threads {threads}: {results[engine][key]:.1f} ms/clip "
                           f"(cpu {cpu_ms[engine][key]:.1f} ms/clip)", flush=True)
-                del runner
+                    del runner
         pre = preprocessing_ms(cfg, args.videos, max(args.repeat, 3), 1)
     title = (f"{cfg.get('model_name')}: {num_seg}x{size} {data_format}, ms per clip (median of {args.repeat} "
              f"after {args.warmup} warm-up); columns b=batch t=threads; {cores} cores")

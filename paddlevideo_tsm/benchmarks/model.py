@@ -23,7 +23,9 @@ def add_arguments(parser):
     parser.add_argument("--num_seg", type=int, default=8, help="frames per clip (T)")
     parser.add_argument("--batch", type=int, default=1, help="clips per batch (N)")
     parser.add_argument("--threads", type=int, default=2, help="CPU math threads")
-    parser.add_argument("--impls", default="op,slice,block,pieces", help="comma list of shift_impl values")
+    parser.add_argument("--impls", default="op,block,frames,pieces", help="comma list of shift_impl values")
+    parser.add_argument("--dynamic_batch", action="store_true",
+                        help="export with a dynamic batch (-1) instead of a fixed one (--batch)")
     parser.add_argument("--paths", default=",".join(PATHS), help=f"comma list of {', '.join(PATHS)}")
     parser.add_argument("--repeat", type=int, default=5, help="timed repeats (median reported)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first")
@@ -83,10 +85,11 @@ def _train_fn(model, x, labels):
     return run
 
 
-def _export(model, out_dir, shape):
+def _export(model, out_dir, shape, dynamic_batch):
     from ..inference.export import export_model
     model.eval()
-    files = export_model(model, out_dir, "model", [-1] + shape[1:], fmt="pdmodel")
+    files = export_model(model, out_dir, "model", [-1 if dynamic_batch else shape[0]] + shape[1:],
+                         fmt="pdmodel")
     return files[0], os.path.join(out_dir, "model.pdiparams")
 
 
@@ -109,6 +112,13 @@ def _onnx_fn(model_file, params_file, x, threads, out_dir):
 def _onnx_missing():
     missing = [m for m in ("paddle2onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
     return ", ".join(missing)
+
+
+def _auto_runs_as(path, args):
+    """What shift_impl 'auto' resolves to on this path (NCHW)."""
+    if path in ("eval", "train"):
+        return "pieces"
+    return "block" if args.dynamic_batch else "frames"
 
 
 def run(args):
@@ -137,7 +147,8 @@ def run(args):
     print(f"threads: {args.threads} (paddle.base.core.set_num_threads; predictor: "
           f"set_cpu_math_library_num_threads; os cores {os.cpu_count()})")
     print(f"model: ResNet-{args.depth} TSM vs TSN twin, input {args.batch}x{args.num_seg}x3x"
-          f"{args.size}x{args.size}, repeat {args.repeat} (median), warm-up {args.warmup}")
+          f"{args.size}x{args.size}, repeat {args.repeat} (median), warm-up {args.warmup}, "
+          f"exports with a {'dynamic' if args.dynamic_batch else 'fixed'} batch")
 
     rng = np.random.default_rng(0)
     shape = [args.batch, args.num_seg, 3, args.size, args.size]
@@ -153,7 +164,8 @@ def run(args):
         return build_model(_model_cfg(args.depth, args.num_seg, shift_div, impl, args.num_classes))
 
     results = {"threads": args.threads, "depth": args.depth, "size": args.size,
-               "num_seg": args.num_seg, "batch": args.batch, "paths": {}}
+               "num_seg": args.num_seg, "batch": args.batch, "dynamic_batch": args.dynamic_batch,
+               "paths": {}}
     for path in paths:
         if path == "onnx" and _onnx_missing():
             print(f"{path:6s} skipped: {_onnx_missing()} not installed")
@@ -169,7 +181,7 @@ def run(args):
                     fns[name] = _train_fn(model, x, labels)
                 else:
                     out_dir = os.path.join(tmp, name.replace("[", "_").replace("]", ""))
-                    model_file, params_file = _export(model, out_dir, shape)
+                    model_file, params_file = _export(model, out_dir, shape, args.dynamic_batch)
                     if path == "infer":
                         fns[name] = _paddle_infer_fn(model_file, params_file, x_np, args.threads)
                     else:
@@ -178,7 +190,7 @@ def run(args):
         base, base_cpu = times["TSN"]
         row = {name: {"seconds": t, "ratio": t / base, "cpu_seconds": c, "cpu_ratio": c / base_cpu}
                for name, (t, c) in times.items()}
-        row["auto_runs_as"] = "pieces" if path in ("eval", "train") else "block"
+        row["auto_runs_as"] = _auto_runs_as(path, args)
         row["load_avg_1min"] = os.getloadavg()[0]
         results["paths"][path] = row
         print(f"{path:6s} (load {row['load_avg_1min']:.1f}; auto runs as {row['auto_runs_as']})")

@@ -111,8 +111,12 @@ def export_model(model, out_dir, save_name, shape, fmt="pdmodel"):
 
 
 def export_from_config(cfg, weights, out_dir, save_name=None, num_seg=None, img_size=None,
-                       batch_size=-1, fmt="pdmodel"):
-    """Build, load and export the model of ``cfg``; returns (files written, input shape)."""
+                       batch_size=1, fmt="pdmodel"):
+    """Build, load and export the model of ``cfg``; returns (files written, input shape).
+
+    ``batch_size`` clips per run, fixed (default 1), or -1 for a dynamic batch. A fixed batch lets
+    the temporal shift run without reshapes (shift_impl 'frames'), the fastest CPU graph.
+    """
     num_seg, img_size, data_format = inference_settings(cfg, num_seg, img_size)
     if batch_size is None or batch_size == 0:
         batch_size = -1

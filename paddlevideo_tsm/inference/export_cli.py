@@ -16,7 +16,8 @@ def add_arguments(parser):
     a("--override", action="append", default=[], help="config override KEY=VALUE (repeatable)")
     a("--num_seg", type=int, default=None, help="frames per clip (default INFERENCE.num_seg)")
     a("--img_size", type=int, default=None, help="input size (default INFERENCE.target_size)")
-    a("--batch_size", type=int, default=-1, help="fixed batch; -1 (default) = dynamic")
+    a("--batch_size", type=int, default=1,
+      help="clips per run, fixed (default 1: the fastest CPU shift); -1 = dynamic batch")
     a("--save_name", default=None, help="file name stem (default model_name)")
     a("--format", choices=("pdmodel", "json"), default="pdmodel", help="old-IR .pdmodel or PIR .json")
     a("--onnx", action="store_true", help="also write NAME.onnx with paddle2onnx")
@@ -89,7 +90,26 @@ def run(args):
         print(f"wrote {path}")
     if shape is not None:
         print(f"input shape: {shape} (float32, {'dynamic' if shape[0] == -1 else 'fixed'} batch)")
+        print(shift_message(cfg["MODEL"]["backbone"], fixed_batch=shape[0] != -1))
     return 0
+
+
+def shift_message(backbone, fixed_batch):
+    """One line: which temporal shift implementation the exported graph contains, and why."""
+    from ..modeling.ops.temporal_shift import static_impl
+
+    impl = backbone.get("shift_impl", "auto")
+    runs = static_impl(impl, backbone.get("shift_div", 8), backbone.get("shift_direction", "paddle"),
+                       backbone.get("shift_mode", "offline"), fixed_batch, backbone.get("data_format", "NCHW"))
+    if runs is None:
+        return "temporal shift: none (shift_div 0: TSN)"
+    why = {"op": "Paddle's temporal_shift op (GPU builds: its CUDA kernel, Paddle-TensorRT)",
+           "frames": "split/concat on frames and channels (fixed batch; fastest with oneDNN on CPU)",
+           "block": "reshape of the moving channels (dynamic batch; export with --batch_size N for "
+                    "the faster 'frames')",
+           "slice": "slice/concat on a time axis"}[runs]
+    hint = "" if runs == "op" else "; for a GPU/TensorRT deployment export with -o MODEL.backbone.shift_impl=op"
+    return f"temporal shift: shift_impl={impl} runs as '{runs}': {why}{hint}"
 
 
 def main(argv=None):

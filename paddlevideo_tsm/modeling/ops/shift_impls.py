@@ -9,6 +9,11 @@
 - ``by_pieces``: NCHW only, concrete shapes. In memory each (frame, channel range) is one
   contiguous run, so the output is ONE concat of contiguous runs of the flat input (plus zero
   runs at the clip ends): a single copy of the tensor, no intermediate tensors.
+- ``by_frames``: no reshape at all: one split of the channels into the plan's ranges, each moving
+  range moved by one split + one concat along the frame axis, one concat of the ranges. Needs the
+  number of frames (N*T) to be known (a fixed batch). In Paddle Inference with oneDNN every op
+  here keeps oneDNN's own layout, so nothing is reordered (the time-axis reshape of the other
+  static-graph impls reorders the moved channels out of that layout and back).
 - ``by_op``: Paddle's ``F.temporal_shift`` (offline, direction 'paddle' only).
 """
 import paddle
@@ -94,6 +99,35 @@ def by_pieces(x, num_seg, plan, axis):
     zeros = paddle.zeros([zero_len], dtype=x.dtype) if zero_len else None
     parts = [zeros[:n] if s is None else flat[s:s + n] for s, n in runs]
     return paddle.reshape(paddle.concat(parts, axis=0), x.shape)
+
+
+def _move_frames(part, step, num_seg):
+    """part [N*T, ...] (N*T known) -> y with y[n*T + t] = part[n*T + t - step], zeros where
+    t - step is outside [0, T)."""
+    if num_seg == 1:
+        return paddle.zeros_like(part)
+    clips = part.shape[0] // num_seg
+    # per clip: the T-1 frames that stay in the clip, and the one that falls off its end
+    kept_first = step == 1
+    pieces = paddle.split(part, [num_seg - 1, 1] * clips if kept_first else [1, num_seg - 1] * clips)
+    zero = paddle.zeros([1] + list(part.shape[1:]), dtype=part.dtype)
+    moved = []
+    for n in range(clips):
+        moved += [zero, pieces[2 * n]] if kept_first else [pieces[2 * n + 1], zero]
+    return paddle.concat(moved, axis=0)
+
+
+def by_frames(x, num_seg, plan, axis):
+    """x [N*T, ...] (N*T known), channels on ``axis`` -> shifted x, same shape; frame-axis and
+    channel-axis split + concat only."""
+    frames = x.shape[0]
+    if not (isinstance(frames, int) and frames > 0):
+        raise ValueError("the 'frames' shift needs a known number of frames (a fixed batch)")
+    if frames % num_seg:
+        raise ValueError(f"batch of {frames} frames is not a multiple of num_seg={num_seg}")
+    parts = (paddle.split(x, [hi - lo for lo, hi, _ in plan], axis=axis) if len(plan) > 1 else [x])
+    moved = [p if step == 0 else _move_frames(p, step, num_seg) for p, (_, _, step) in zip(parts, plan)]
+    return moved[0] if len(moved) == 1 else paddle.concat(moved, axis=axis)
 
 
 def op_applies(plan, channels, shift_div):

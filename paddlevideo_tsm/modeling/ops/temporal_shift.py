@@ -8,7 +8,9 @@ the other fold stays unshifted, so no output depends on a future frame.
 
 Implementations (``impl``, the backbone's ``shift_impl``), all bit-identical:
 ``pieces`` one flat concat of contiguous runs, backward the adjoint shift (dynamic graph, NCHW);
-``block`` only the two moving folds go through a time-axis reshape (any layout, static graphs);
+``frames`` split + concat on the frame and channel axes only, no reshape (known batch: static graphs
+with a fixed batch, NHWC);
+``block`` only the two moving folds go through a time-axis reshape (any layout, any batch);
 ``slice`` slice + concat on a time axis for every channel (the plain reference);
 ``op`` Paddle's ``F.temporal_shift`` (offline + direction paddle; else ``slice``);
 ``auto`` (default) picks per situation, see ``choose_impl``.
@@ -20,25 +22,52 @@ from . import shift_impls
 from .shift_autograd import PlanShift
 from .shift_plan import DIRECTIONS, MODES, folds, is_identity, make_plan  # noqa: F401
 
-IMPLS = ("auto", "op", "slice", "block", "pieces")
+IMPLS = ("auto", "op", "slice", "block", "frames", "pieces")
 _FUNCS = {"slice": shift_impls.by_slices, "block": shift_impls.by_moving_block,
-          "pieces": shift_impls.by_pieces}
+          "frames": shift_impls.by_frames, "pieces": shift_impls.by_pieces}
 
 
-def choose_impl(impl, data_format, plan, channels, shift_div):
-    """Resolve ``impl`` to the one that runs here: 'op', 'slice', 'block' or 'pieces'.
+@paddle.jit.not_to_static
+def known_frames(x):
+    """x's first dimension (N*T frames) as an int, -1 when a static graph leaves it open."""
+    frames = x.shape[0]
+    return frames if isinstance(frames, int) and frames > 0 else -1
 
-    auto: dynamic graph + NCHW -> 'pieces' (one copy forward, one copy backward); otherwise
-    (NHWC, or a static graph: to_static / export, where the batch is unknown) -> 'block'.
-    'pieces' needs both, else it runs as 'block'; 'op' runs as 'slice' where the op cannot.
+
+@paddle.jit.not_to_static
+def choose_impl(impl, data_format, plan, channels, shift_div, frames=-1, dynamic=None):
+    """Resolve ``impl`` to the one that runs here: 'op', 'slice', 'block', 'frames' or 'pieces'.
+
+    auto on a CUDA build of Paddle: 'op' wherever it applies (its CUDA kernel and Paddle-TensorRT's
+    support are what GPU users have; nothing else is measured on a GPU). auto on CPU: dynamic graph
+    + NCHW -> 'pieces' (one copy forward, one copy backward); otherwise (static graphs: to_static /
+    export, or NHWC) -> 'frames' when the number of ``frames`` (N*T) is known (a fixed batch), else
+    'block'. 'pieces' and 'frames' fall back along that chain where they cannot run; 'op'
+    (offline, direction paddle) falls back to 'slice'. ``dynamic``: graph mode (default: current).
     """
     if impl not in IMPLS:
         raise ValueError(f"shift_impl must be one of {IMPLS}, got {impl!r}")
+    op_ok = shift_impls.op_applies(plan, channels, shift_div)
     if impl == "op":
-        return "op" if shift_impls.op_applies(plan, channels, shift_div) else "slice"
-    if impl in ("pieces", "auto"):
-        return "pieces" if paddle.in_dynamic_mode() and data_format == "NCHW" else "block"
+        return "op" if op_ok else "slice"
+    if impl == "auto" and op_ok and paddle.is_compiled_with_cuda():
+        return "op"
+    dynamic = paddle.in_dynamic_mode() if dynamic is None else dynamic
+    if impl in ("pieces", "auto") and dynamic and data_format == "NCHW":
+        return "pieces"
+    if impl in ("pieces", "auto", "frames"):
+        return "frames" if frames > 0 else "block"
     return impl
+
+
+def static_impl(impl, shift_div=8, direction="paddle", mode="offline", fixed_batch=True,
+                data_format="NCHW"):
+    """What ``impl`` runs as in an exported (static) graph of a standard block (64 channels), for
+    messages; None when nothing is shifted."""
+    plan = make_plan(64, shift_div, direction, mode)
+    if is_identity(plan):
+        return None
+    return choose_impl(impl, data_format, plan, 64, shift_div, 8 if fixed_batch else -1, dynamic=False)
 
 
 def temporal_shift(x, num_seg, shift_div=8, data_format="NCHW", direction="paddle",
@@ -51,13 +80,13 @@ def temporal_shift(x, num_seg, shift_div=8, data_format="NCHW", direction="paddl
         if impl not in IMPLS:
             raise ValueError(f"shift_impl must be one of {IMPLS}, got {impl!r}")
         return x
-    chosen = choose_impl(impl, data_format, plan, channels, shift_div)
+    chosen = choose_impl(impl, data_format, plan, channels, shift_div, known_frames(x))
     if chosen == "op":
         return shift_impls.by_op(x, num_seg, shift_div, data_format)
     fn = _FUNCS[chosen]
-    # autograd through slices adds a full-size zero tensor per slice in backward: 'pieces' and
+    # autograd through slices adds a full-size zero tensor per slice in backward: pieces, frames and
     # 'auto' take the adjoint shift instead ('slice' and 'block' keep plain autograd)
-    if (impl in ("pieces", "auto") and paddle.in_dynamic_mode() and paddle.is_grad_enabled()
+    if (impl in ("pieces", "frames", "auto") and paddle.in_dynamic_mode() and paddle.is_grad_enabled()
             and not x.stop_gradient):
         return PlanShift.apply(x, num_seg, plan, axis, fn)
     return fn(x, num_seg, plan, axis)
