@@ -1,6 +1,7 @@
 """Train or test a TSM model from a PaddleVideo-style config.
 
   python main.py -c configs/tsm_k400_frames.yaml --validate
+  (a config with test_after_train: True then tests the best checkpoint on DATASET.test)
   python main.py -c CFG --test -w output/tsm/tsm_best.pdparams [--save_results scores.jsonl]
   python -m paddle.distributed.launch --nproc_per_node 2 main.py -c CFG --validate
 """
@@ -68,10 +69,18 @@ def main(argv=None):
             from paddlevideo_tsm.tasks import test_model
             test_model(cfg, args.weights, save_results=args.save_results, seed=args.seed)
         else:
-            from paddlevideo_tsm.tasks import train_model
-            train_model(cfg, weights=args.weights, validate=args.validate, amp=args.amp,
-                        amp_level=args.amp_level, max_iters=args.max_iters, output=args.output,
-                        resume=args.resume, use_visualdl=args.use_visualdl, seed=args.seed)
+            from paddlevideo_tsm.tasks import test_model, train_model
+            result = train_model(cfg, weights=args.weights, validate=args.validate, amp=args.amp,
+                                 amp_level=args.amp_level, max_iters=args.max_iters, output=args.output,
+                                 resume=args.resume, use_visualdl=args.use_visualdl, seed=args.seed)
+            if cfg.get("test_after_train"):
+                weights = result["best_weights"] or result["last_weights"]
+                if weights is None:
+                    print("test_after_train: no checkpoint was written (no validation, and the last "
+                          "epoch is not a multiple of save_interval); not tested", file=sys.stderr)
+                    return 2
+                print(f"test_after_train: testing {weights}")
+                test_model(cfg, weights, seed=args.seed)
     except Exception as exc:
         if isinstance(exc, user_errors()):
             from paddlevideo_tsm.loader.bad_samples import clean_error_message

@@ -1,10 +1,11 @@
 """Synthetic temporal data set: eight motion classes in time-reversal pairs.
 
-Every clip shows one shape on a smooth, noisy background. The odd class of each pair
+Every clip shows one shape on a smooth, noisy background; each pair has its own shape
+and hue (PAIR_SHAPES, PAIR_COLOURS), so a single frame tells the pair. The odd class of each pair
 (move_right, move_down, shrink, rotate_anticlockwise) is its even partner played
 backwards, so single frames of the two classes are identically distributed and only
-frame order tells them apart: a model that ignores time (TSN) cannot beat chance
-inside a pair, while a temporal model (TSM) can.
+frame order tells them apart: a model that ignores time (TSN) can name the pair but not
+beat chance inside it (about 50 % top-1), while a temporal model (TSM) can.
 
 Layout written by `generate` under `out` (all list paths relative to `out`):
   videos/<split>/<class>_<i>.avi               MJPG, 25 fps
@@ -41,8 +42,8 @@ FRAME_TEMPLATE = "img_{:05d}.jpg"
 JPEG_QUALITY = 95
 VIDEO_FPS = 25.0
 
-# Unit-size outlines (x right, y down). The rotating classes only use shapes without
-# rotational symmetry so their direction of turn is visible in every frame pair.
+# Unit-size outlines (x right, y down). The rotating pair uses a shape without rotational
+# symmetry so its direction of turn is visible in every frame pair.
 _SHAPES = {
     "circle": [(math.cos(a), math.sin(a)) for a in np.linspace(0, 2 * math.pi, 32, endpoint=False)],
     "square": [(-0.8, -0.8), (0.8, -0.8), (0.8, 0.8), (-0.8, 0.8)],
@@ -50,18 +51,25 @@ _SHAPES = {
     "arrow": [(-1.0, -0.22), (0.15, -0.22), (0.15, -0.6), (1.0, 0.0),
               (0.15, 0.6), (0.15, 0.22), (-1.0, 0.22)],
     "ell": [(-0.6, -1.0), (-0.15, -1.0), (-0.15, 0.55), (0.75, 0.55), (0.75, 1.0), (-0.6, 1.0)],
+    # a clock hand: pivot at the origin, tip at (1, 0); it turns about its pivot, so its whole
+    # mass sweeps round (a turn about the centre moves little but the tips)
+    "hand": [(-0.14, -0.14), (0.62, -0.14), (0.62, -0.32), (1.0, 0.0), (0.62, 0.32), (0.62, 0.14),
+             (-0.14, 0.14)],
 }
-_ASYMMETRIC_SHAPES = ("arrow", "ell")
-_ALL_SHAPES = tuple(_SHAPES)
+# pair -> shape and hue (red, green, blue, yellow): move left/right, up/down, grow/shrink, rotate.
+# Shape and colour name the pair in any single frame; only the frame order names the class.
+PAIR_SHAPES = ("circle", "square", "triangle", "hand")
+PAIR_COLOURS = ((230, 40, 40), (40, 215, 45), (45, 70, 235), (235, 220, 30))
 
 # Per-clip motion ranges, as fractions of the frame side or totals over the whole clip,
 # so a clip of any length or size shows a comparable amount of motion.
-_RADIUS = (0.12, 0.17)          # shape half-size for move and rotate classes
+_RADIUS = (0.12, 0.17)          # shape half-size for move classes
+_TURN_RADIUS = (0.28, 0.36)     # length of the turning hand: its sweep is plain to see at 32 px
 _TRAVEL = (0.33, 0.48)          # distance covered by move classes
 _DRIFT = 0.06                   # at most this much sideways drift, well below _TRAVEL
-_GROW_R0 = (0.08, 0.11)         # starting half-size of grow clips
-_GROW_RATIO = (1.8, 2.5)        # final / starting size of grow clips
-_TURN_DEG = (120.0, 200.0)      # total turn of rotate clips
+_GROW_R0 = (0.09, 0.12)         # starting half-size of grow clips
+_GROW_RATIO = (2.5, 3.2)        # final / starting size of grow clips: the size change is visible at 32 px
+_TURN_DEG = (180.0, 300.0)      # total turn of rotate clips (at most ~60 deg between 8 sampled frames)
 _NOISE_SIGMA = (2.0, 6.0)       # per-frame Gaussian pixel noise
 _BG_RANGE = (70, 180)           # background colour range, kept away from the shape's extreme channel
 
@@ -94,12 +102,13 @@ def _smooth_background(rng, size):
     return np.clip(bg, _BG_RANGE[0], _BG_RANGE[1]).round().astype(np.uint8)
 
 
-def _shape_colour(rng):
-    """Return an RGB colour with one channel pushed to an extreme, so it contrasts with any background."""
-    colour = rng.integers(0, 256, 3)
-    channel = int(rng.integers(3))
-    colour[channel] = rng.integers(0, 16) if rng.random() < 0.5 else rng.integers(240, 256)
-    return tuple(int(c) for c in colour)
+def _shape_colour(rng, pair):
+    """Return the RGB colour of a shape of `pair`: the pair's hue (PAIR_COLOURS) +-20 per channel.
+
+    Every channel of every hue is at most 45 or at least 210, so it contrasts with any background.
+    """
+    jitter = rng.integers(-20, 21, 3)
+    return tuple(int(c) for c in np.clip(np.asarray(PAIR_COLOURS[pair]) + jitter, 0, 255))
 
 
 def shape_outline(shape, center, radius, angle_deg):
@@ -140,7 +149,7 @@ def _trajectory(rng, pair, frames, size):
         center = rng.uniform(margin, size - margin, 2)
         centers = np.repeat(center[None], frames, axis=0)
         return centers, radii, np.full(frames, angle0)
-    radius = rng.uniform(*_RADIUS) * size
+    radius = rng.uniform(*(_TURN_RADIUS if pair == 3 else _RADIUS)) * size
     radii = np.full(frames, radius)
     margin = radius + 2
     if pair == 3:  # rotate clockwise
@@ -174,8 +183,8 @@ def make_clip(label, seed, frames=16, size=80):
     pair = label // 2
     rng = np.random.default_rng(seed)
     background = _smooth_background(rng, size)
-    shape = str(rng.choice(_ASYMMETRIC_SHAPES if pair == 3 else _ALL_SHAPES))
-    colour = _shape_colour(rng)
+    shape = PAIR_SHAPES[pair]
+    colour = _shape_colour(rng, pair)
     centers, radii, angles = _trajectory(rng, pair, frames, size)
     sigma = rng.uniform(*_NOISE_SIGMA)
     bg = background.astype(np.float32)
@@ -269,7 +278,7 @@ def generation_params(seed, per_split, frames, size):
     """Return the dict recorded in the completion marker (what makes two outputs identical)."""
     return {"seed": int(seed), "per_class": {s: int(per_split[s]) for s in SPLITS},
             "frames": int(frames), "size": int(size), "classes": list(CLASS_NAMES),
-            "format": 1}
+            "shapes": list(PAIR_SHAPES), "colours": [list(c) for c in PAIR_COLOURS], "format": 2}
 
 
 def read_marker(out):

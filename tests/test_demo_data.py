@@ -43,7 +43,8 @@ def _read_video(path):
 
 
 def _measure(frames, background, colour):
-    """Per frame, from pixels: centroid (x, y), area px and principal-axis angle (deg, clockwise-positive).
+    """Per frame, from pixels: centroid (x, y), area px, principal-axis angle (deg, clockwise-positive)
+    and elongation (0 for isotropic second moments: circle, square, equilateral triangle).
 
     Each pixel's shape coverage is its projection from the known background onto the shape colour
     (anti-aliasing and JPEG blur move coverage around but keep its sum); only the largest region
@@ -52,7 +53,7 @@ def _measure(frames, background, colour):
     bg = background.astype(np.float32)
     toward = np.asarray(colour, np.float32) - bg
     norm = (toward ** 2).sum(-1)
-    cents, areas, angles = [], [], []
+    cents, areas, angles, elong = [], [], [], []
     for frame in frames:
         cover = ((frame.astype(np.float32) - bg) * toward).sum(-1) / norm
         n, lab, stats, _ = cv2.connectedComponentsWithStats((cover > 0.5).astype(np.uint8), connectivity=8)
@@ -64,7 +65,9 @@ def _measure(frames, background, colour):
         areas.append(m["m00"])
         # y points down, so a growing atan2 angle is a clockwise turn on screen.
         angles.append(0.5 * math.degrees(math.atan2(2 * m["mu11"], m["mu20"] - m["mu02"])))
-    return np.array(cents), np.array(areas), np.array(angles)
+        # 0 for shapes whose second moments are isotropic (circle, square, equilateral triangle)
+        elong.append(math.hypot(m["mu20"] - m["mu02"], 2 * m["mu11"]) / (m["mu20"] + m["mu02"]))
+    return np.array(cents), np.array(areas), np.array(angles), np.array(elong)
 
 
 def _blur(frames):
@@ -80,8 +83,13 @@ def _total_turn(axis_angles):
 
 def _classify(frames, background, colour):
     """Name the motion seen in pixels: a label index, or -1 if nothing clear happens."""
-    cents, areas, angles = _measure(frames, background, colour)
+    cents, areas, angles, elong = _measure(frames, background, colour)
     size = frames.shape[1]
+    if np.median(elong) > 0.3:  # an elongated shape: its axis angle is defined
+        turn = _total_turn(angles)
+        if abs(turn) > 60:
+            return dd.CLASS_NAMES.index("rotate_clockwise" if turn > 0 else "rotate_anticlockwise")
+        return -1
     ratio = areas[-1] / areas[0]
     if ratio > 2.0:
         return dd.CLASS_NAMES.index("grow")
@@ -92,9 +100,6 @@ def _classify(frames, background, colour):
         if abs(dx) > abs(dy):
             return dd.CLASS_NAMES.index("move_right" if dx > 0 else "move_left")
         return dd.CLASS_NAMES.index("move_down" if dy > 0 else "move_up")
-    turn = _total_turn(angles)
-    if abs(turn) > 60:
-        return dd.CLASS_NAMES.index("rotate_clockwise" if turn > 0 else "rotate_anticlockwise")
     return -1
 
 
@@ -199,7 +204,7 @@ def test_labels_match_motion_measured_from_pixels(demo):
     for split in dd.SPLITS:
         for label, name, clip, frames in _disk_clips(demo, split):
             assert _classify(frames, clip.background, clip.colour) == label, f"{split}/{name}"
-            cents, areas, angles = _measure(frames, clip.background, clip.colour)
+            cents, areas, angles, _ = _measure(frames, clip.background, clip.colour)
             ref = [_polygon_centroid_area(dd.shape_outline(clip.shape, c, r, a))
                    for c, r, a in zip(clip.centers, clip.radii, clip.angles)]
             ref_cents = np.array([c for c, _ in ref])
@@ -208,7 +213,15 @@ def test_labels_match_motion_measured_from_pixels(demo):
             # 10% + 3.6 px^2, turn within 2 deg; JPEG and per-frame noise account for the rest).
             assert np.abs(cents - ref_cents).max() < 0.5, f"{split}/{name}"
             assert np.all(np.abs(areas - ref_areas) < 0.1 * ref_areas + 8), f"{split}/{name}"
-            if clip.shape in ("arrow", "ell"):
+            # a single frame names the pair: its shape and hue
+            assert clip.shape == dd.PAIR_SHAPES[label // 2], f"{split}/{name}"
+            assert np.abs(np.subtract(clip.colour, dd.PAIR_COLOURS[label // 2])).max() <= 20, f"{split}/{name}"
+            # ... as drawn: the pixels far from the background are nearest to the pair's hue
+            far = np.abs(frames.astype(np.float64) - clip.background).sum(-1) > 90
+            drawn = frames[far].astype(np.float64).mean(0)
+            nearest = np.argmin(np.abs(np.asarray(dd.PAIR_COLOURS) - drawn).sum(1))
+            assert nearest == label // 2, f"{split}/{name}: {drawn}"
+            if clip.shape in ("arrow", "ell", "hand"):
                 gt_turn = clip.angles[-1] - clip.angles[0]
                 assert abs(_total_turn(angles) - gt_turn) < 5, f"{split}/{name}"
 
@@ -230,7 +243,7 @@ def test_horizontal_flip_gives_the_flip_map_label(demo):
         assert flipped == dd.FLIP_LABEL_MAP[label], name
     right = dd.CLASS_NAMES.index("move_right")
     clip = dd.make_clip(right, 5, FRAMES, SIZE)
-    cents, _, _ = _measure(clip.frames[:, :, ::-1], clip.background[:, ::-1], clip.colour)
+    cents = _measure(clip.frames[:, :, ::-1], clip.background[:, ::-1], clip.colour)[0]
     assert cents[-1, 0] - cents[0, 0] < -0.2 * SIZE
     assert dd.CLASS_NAMES[dd.FLIP_LABEL_MAP[right]] == "move_left"
 

@@ -140,6 +140,15 @@ def test_test_summary_equals_saved_scores(demo_run):
     assert abs(np.mean(in_top5) - top5) < 6e-5
 
 
+def test_training_ends_with_the_test_of_its_best_checkpoint(demo_run):
+    # the demo config's test_after_train: the README's one-line command ends with the test accuracy
+    train_log, test_log = demo_run["train"].stdout, demo_run["test"].stdout
+    assert f"test_after_train: testing {demo_run['best']}" in train_log
+    pattern = r"\[TEST\] top1: " + FLOAT + r" top5: " + FLOAT + r" mean_class_acc: " + FLOAT
+    after = re.search(pattern, train_log.split("test_after_train:")[1])
+    assert after and after.groups() == re.search(pattern, test_log).groups()
+
+
 def test_export_writes_model_files(demo_run):
     files = sorted(p.name for p in demo_run["export_dir"].iterdir())
     assert f"{NAME}.pdmodel" in files and f"{NAME}.pdiparams" in files, files

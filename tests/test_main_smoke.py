@@ -110,6 +110,20 @@ def test_multicrop_test_run_and_saved_scores(trained):
     assert rows[3]["label"] == int(label[0])
 
 
+def test_test_after_train_tests_the_best_checkpoint(trained, tmp_path):
+    # test_after_train: the run ends with the test of its best checkpoint, the same as --test -w best
+    out = tmp_path / "after"
+    proc = run_main("-c", trained["cfg"], "--validate", "--output", out, "-o", "epochs=2",
+                    "-o", "test_after_train=True")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    best = out / "tiny_tsm_best.pdparams"
+    assert f"test_after_train: testing {best}" in proc.stdout
+    after = TEST_RE.search(proc.stdout.split("test_after_train:")[1]).groups()
+    alone = run_main("-c", trained["cfg"], "--test", "-w", best)
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    assert TEST_RE.search(alone.stdout).groups() == after
+
+
 @pytest.fixture
 def small_cfg(trained, tmp_path):
     return trained["cfg"]

@@ -127,7 +127,8 @@ def _resume_prefix(resume, out_dir, model_name, logger):
 
 def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", max_iters=None,
                 output=None, resume=None, use_visualdl=False, seed=None, gpu_available=None):
-    """Train ``cfg``'s model; returns {'best_top1', 'epochs_run', 'iters', 'output', 'model'}."""
+    """Train ``cfg``'s model; returns {'best_top1', 'epochs_run', 'iters', 'output', 'model',
+    'best_weights', 'last_weights'} (the weights are .pdparams paths, None when not written)."""
     logger, world, rank, seed = setup_runtime(cfg, seed)
     name = cfg["model_name"]
     out_dir = output_dir(cfg, output)
@@ -171,6 +172,7 @@ def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", ma
                                             amp_level or cfg.get("amp_level") or "O1", logger, **amp_kwargs)
 
     start_epoch, best = 1, None
+    best_weights = last_weights = None
     if resume:
         prefix = _resume_prefix(resume, out_dir, name, logger)
         if prefix is not None:
@@ -250,15 +252,19 @@ def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", ma
                         + (" (best so far)" if improved else f" (best {best:.5f})"))
             if improved:
                 best = res["top1"]
+                best_weights = os.path.join(out_dir, f"{name}_best.pdparams")
                 if dist.is_main():
-                    atomic_save(raw_model.state_dict(), os.path.join(out_dir, f"{name}_best.pdparams"))
-        if epoch % save_interval == 0 and dist.is_main():
-            save_checkpoint(checkpoint_prefix(out_dir, name, epoch), raw_model, optimizer, epoch, best,
-                            {"global_step": global_step, "seed": seed})
-            logger.info(f"saved {checkpoint_prefix(out_dir, name, epoch)}.pdparams/.pdopt/.pdstate")
+                    atomic_save(raw_model.state_dict(), best_weights)
+        if epoch % save_interval == 0:
+            last_weights = checkpoint_prefix(out_dir, name, epoch) + ".pdparams"
+            if dist.is_main():
+                save_checkpoint(checkpoint_prefix(out_dir, name, epoch), raw_model, optimizer, epoch, best,
+                                {"global_step": global_step, "seed": seed})
+                logger.info(f"saved {checkpoint_prefix(out_dir, name, epoch)}.pdparams/.pdopt/.pdstate")
         dist.barrier()
     vdl.close()
     if validate and best is not None:
         logger.info(f"best val top1: {best:.5f}")
     logger.info(f"training done: {epochs_run} epochs, {done} iterations, {time.time() - train_start:.1f} s")
-    return {"best_top1": best, "epochs_run": epochs_run, "iters": done, "output": out_dir, "model": raw_model}
+    return {"best_top1": best, "epochs_run": epochs_run, "iters": done, "output": out_dir, "model": raw_model,
+            "best_weights": best_weights, "last_weights": last_weights}

@@ -10,6 +10,7 @@ TOP_LEVEL = {
     "val_interval": int, "log_level": str, "output_dir": str, "use_visualdl": bool,
     "seed": int, "cpu_threads": int, "max_bad_fraction": float, "resume_epoch": int,
     "amp": bool, "amp_level": str, "GRADIENT_ACCUMULATION": dict, "PRECISEBN": dict,
+    "test_after_train": bool,
 }
 # (dotted key, type) that every config must have
 MANDATORY = (
