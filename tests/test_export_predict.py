@@ -99,6 +99,17 @@ def test_fixed_batch_export_pads_last_chunk(workdir, capsys):
         assert any(line.split()[:1] == [stage] and line.split()[-1] == "3" for line in out.splitlines())
 
 
+def test_export_names_the_shift_it_contains():
+    from paddlevideo_tsm.inference.export_cli import shift_message
+    assert "runs as 'frames'" in shift_message({"shift_impl": "auto"}, fixed_batch=True)
+    dynamic = shift_message({"shift_impl": "auto"}, fixed_batch=False)
+    assert "runs as 'block'" in dynamic and "--batch_size" in dynamic
+    assert "runs as 'op'" in shift_message({"shift_impl": "op"}, fixed_batch=False)
+    # the op has no pytorch direction: the export holds the slice shift instead, and says so
+    assert "runs as 'slice'" in shift_message({"shift_impl": "op", "shift_direction": "pytorch"}, True)
+    assert shift_message({"shift_div": 0}, fixed_batch=True) == "temporal shift: none (shift_div 0: TSN)"
+
+
 def test_kinetics_label_names_by_default(tmp_path, capsys):
     # 400 classes -> names from data/k400/label_list.txt ('index name' lines), unless --label_map
     from _deploy_helpers import ROOT

@@ -147,6 +147,19 @@ def test_auto_choice_and_fallbacks():
     assert choose_impl("op", "NCHW", make_plan(16, 8, "paddle", "online"), 16, 8) == "slice"
 
 
+def test_auto_is_paddles_op_on_a_cuda_build(monkeypatch):
+    # GPU builds keep what PaddleVideo exports (the op: one CUDA kernel, known to Paddle-TensorRT)
+    monkeypatch.setattr(paddle, "is_compiled_with_cuda", lambda: True)
+    plan = make_plan(16, 8)
+    assert choose_impl("auto", "NCHW", plan, 16, 8, frames=6) == "op"
+    assert choose_impl("auto", "NHWC", plan, 16, 8, frames=-1, dynamic=False) == "op"
+    # where the op cannot compute the plan, the CPU choice stands
+    assert choose_impl("auto", "NCHW", make_plan(16, 8, "pytorch"), 16, 8, frames=6, dynamic=True) == "pieces"
+    assert choose_impl("auto", "NCHW", make_plan(16, 8, "paddle", "online"), 16, 8, frames=6,
+                       dynamic=False) == "frames"
+    assert choose_impl("frames", "NCHW", plan, 16, 8, frames=6) == "frames"
+
+
 def test_bad_settings_name_the_option():
     x = paddle.zeros([2, 8, 1, 1])
     with pytest.raises(ValueError, match="shift_impl"):

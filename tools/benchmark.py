@@ -1,11 +1,12 @@
-"""Benchmarks: ``python tools/benchmark.py {loader,model,inference,online,train_step,pipelines,threads} [options]``.
+"""Benchmarks: ``python tools/benchmark.py {loader,model,inference,online,train_step,pipelines,threads,onednn_profile} [options]``.
 
 loader: data pipeline clips/s; model: TSM vs TSN twin (eval forward, train step, shift cost);
 inference: exported Paddle Inference predictor / ONNX Runtime per clip;
 online: per-frame online TSM latency vs its TSN twin;
 train_step: seconds per TSM training step and peak RSS;
 pipelines: per-step train/valid pipeline clips/s in one process;
-threads: CPU kernel speed at each set_num_threads count.
+threads: CPU kernel speed at each set_num_threads count;
+onednn_profile: the exported predictor's oneDNN primitives, TSM vs TSN (where the shift's time goes).
 """
 import argparse
 import importlib
@@ -16,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # before any mode module can import paddle: it snapshots OMP_NUM_THREADS, which importing paddle overwrites
 from paddlevideo_tsm.utils import threads as _threads  # noqa: E402,F401
 
-MODES = ("loader", "model", "inference", "online", "train_step", "pipelines", "threads")
+MODES = ("loader", "model", "inference", "online", "train_step", "pipelines", "threads", "onednn_profile")
 
 
 def main(argv=None):

@@ -1,0 +1,112 @@
+"""Where the exported predictor's time goes: oneDNN primitives of TSM vs its TSN twin.
+
+Exports TSN (shift_div 0) and TSM with each --impls value (fixed batch), runs each with the
+project's PaddlePredictor (oneDNN) in a child process with ONEDNN_VERBOSE=1, and sums the
+reported execution times of the last run by primitive kind (convolution, reorder, concat, ...).
+The rows that grow from TSN to TSM are the shift's cost; what oneDNN does not report (Paddle's own
+kernels and per-op overhead) is the rest of the wall time. Verbose mode slows every primitive a
+little, so compare rows with each other, not with `model` wall times.
+Example: python tools/benchmark.py onednn_profile --depth 50 --size 224 --impls frames,block
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+
+_CHILD = r"""
+import json, sys, time
+import numpy as np
+from paddlevideo_tsm.inference.predictor import PaddlePredictor
+model_file, params_file, shape, threads, runs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+pred = PaddlePredictor(model_file, params_file, cpu_threads=threads, enable_mkldnn=True)
+x = np.random.default_rng(0).standard_normal(shape).astype("float32")
+for i in range(runs):
+    print("@@RUN", i, flush=True)
+    start = time.perf_counter()
+    pred.run(x)
+    print("@@WALL", time.perf_counter() - start, flush=True)
+"""
+
+
+def add_arguments(parser):
+    parser.add_argument("--depth", type=int, default=50)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--num_seg", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=1, help="fixed export batch (clips)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--impls", default="frames", help="comma list of shift_impl values for TSM")
+    parser.add_argument("--runs", type=int, default=3, help="predictor runs; the last one is summed")
+    parser.add_argument("--json", default=None, help="also write the table to this JSON file")
+
+
+def parse_verbose(text):
+    """ONEDNN_VERBOSE output of the child -> ({primitive kind: [count, ms]} of the last run, wall s)."""
+    runs, wall = [], None
+    for line in text.splitlines():
+        if line.startswith("@@RUN"):
+            runs.append(defaultdict(lambda: [0, 0.0]))
+        elif line.startswith("@@WALL"):
+            wall = float(line.split()[1])
+        elif runs and line.startswith("onednn_verbose") and ",exec," in line:
+            fields = line.split(",")
+            try:
+                kind, ms = fields[fields.index("exec") + 2], float(fields[-1])
+            except (ValueError, IndexError):
+                continue
+            runs[-1][kind][0] += 1
+            runs[-1][kind][1] += ms
+    if not runs:
+        raise RuntimeError("the predictor child printed no run markers")
+    return {k: tuple(v) for k, v in runs[-1].items()}, wall
+
+
+def _profile(model_file, params_file, shape, threads, runs):
+    env = dict(os.environ, ONEDNN_VERBOSE="1")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, "-c", _CHILD, model_file, params_file, json.dumps(shape),
+                           str(threads), str(runs)], capture_output=True, text=True, env=env)
+    if proc.returncode:
+        raise RuntimeError(f"predictor child failed: {proc.stderr.strip().splitlines()[-1:]}")
+    return parse_verbose(proc.stdout)
+
+
+def run(args):
+    import paddle
+
+    from ..inference.export import export_model
+    from ..modeling import build_model
+    from .model import _model_cfg
+
+    shape = [args.batch, args.num_seg, 3, args.size, args.size]
+    variants = {"TSN": (0, "auto")}
+    variants.update({f"TSM[{i}]": (8, i) for i in args.impls.split(",") if i})
+    table = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (shift_div, impl) in variants.items():
+            paddle.seed(0)
+            model = build_model(_model_cfg(args.depth, args.num_seg, shift_div, impl, 400))
+            model.eval()
+            out = os.path.join(tmp, name.replace("[", "_").replace("]", ""))
+            files = export_model(model, out, "model", shape, fmt="pdmodel")
+            table[name] = _profile(files[0], os.path.join(out, "model.pdiparams"), shape, args.threads,
+                                   args.runs)
+    kinds = sorted({k for prims, _ in table.values() for k in prims},
+                   key=lambda k: -max(p.get(k, (0, 0.0))[1] for p, _ in table.values()))
+    names = list(table)
+    print(f"ResNet-{args.depth} {args.batch}x{args.num_seg}x{args.size}, {args.threads} threads, "
+          f"ONEDNN_VERBOSE (ms in the last of {args.runs} runs; count in brackets)")
+    print(f"{'primitive':14s}" + "".join(f"{n:>22s}" for n in names))
+    for kind in kinds:
+        cells = [table[n][0].get(kind, (0, 0.0)) for n in names]
+        print(f"{kind:14s}" + "".join(f"{ms:14.2f} [{count:4d}]" for count, ms in cells))
+    sums = [sum(ms for _, ms in table[n][0].values()) for n in names]
+    print(f"{'oneDNN total':14s}" + "".join(f"{s:21.2f} " for s in sums))
+    print(f"{'wall (verbose)':14s}" + "".join(f"{1000 * table[n][1]:21.2f} " for n in names))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({n: {"primitives": {k: {"count": c, "ms": ms} for k, (c, ms) in p.items()},
+                           "wall_ms": 1000 * w} for n, (p, w) in table.items()}, f, indent=1)
+    return 0
