@@ -102,12 +102,14 @@ def online_shift_step(x, cache, shift_div=8, data_format="NCHW", direction="padd
     axis = shift_impls.channel_axis(data_format)
     C = x.shape[axis]
     (plo, phi), _ = folds(C, shift_div, direction)
-    new_cache = shift_impls._slice(x, axis, plo, phi)
-    parts = []
-    if plo > 0:
-        parts.append(shift_impls._slice(x, axis, 0, plo))
-    parts += [cache, shift_impls._slice(x, axis, phi, C)]
-    return paddle.concat(parts, axis=axis), new_cache
+    if phi <= plo:  # fewer channels than shift_div: nothing is shifted
+        return x, cache
+    # one split (not a slice per part): in Paddle Inference each is one oneDNN copy
+    sizes = [n for n in (plo, phi - plo, C - phi) if n > 0]
+    parts = paddle.split(x, sizes, axis=axis)
+    i = 1 if plo > 0 else 0
+    new_cache = parts[i]
+    return paddle.concat(parts[:i] + [cache] + parts[i + 1:], axis=axis), new_cache
 
 
 class TemporalShift(nn.Layer):
