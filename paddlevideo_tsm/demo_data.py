@@ -48,9 +48,6 @@ _SHAPES = {
     "circle": [(math.cos(a), math.sin(a)) for a in np.linspace(0, 2 * math.pi, 32, endpoint=False)],
     "square": [(-0.8, -0.8), (0.8, -0.8), (0.8, 0.8), (-0.8, 0.8)],
     "triangle": [(math.cos(a), math.sin(a)) for a in (-math.pi / 2, math.pi / 6, 5 * math.pi / 6)],
-    "arrow": [(-1.0, -0.22), (0.15, -0.22), (0.15, -0.6), (1.0, 0.0),
-              (0.15, 0.6), (0.15, 0.22), (-1.0, 0.22)],
-    "ell": [(-0.6, -1.0), (-0.15, -1.0), (-0.15, 0.55), (0.75, 0.55), (0.75, 1.0), (-0.6, 1.0)],
     # a clock hand: pivot at the origin, tip at (1, 0); it turns about its pivot, so its whole
     # mass sweeps round (a turn about the centre moves little but the tips)
     "hand": [(-0.14, -0.14), (0.62, -0.14), (0.62, -0.32), (1.0, 0.0), (0.62, 0.32), (0.62, 0.14),

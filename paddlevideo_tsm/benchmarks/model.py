@@ -116,9 +116,8 @@ def _onnx_missing():
 
 def _auto_runs_as(path, args):
     """What shift_impl 'auto' resolves to on this path (NCHW)."""
-    if path in ("eval", "train"):
-        return "pieces"
-    return "block" if args.dynamic_batch else "frames"
+    from ..modeling.ops.temporal_shift import resolved_impl
+    return resolved_impl("auto", dynamic=path in ("eval", "train"), fixed_batch=not args.dynamic_batch)
 
 
 def run(args):

@@ -96,11 +96,12 @@ def run(args):
 
 def shift_message(backbone, fixed_batch):
     """One line: which temporal shift implementation the exported graph contains, and why."""
-    from ..modeling.ops.temporal_shift import static_impl
+    from ..modeling.ops.temporal_shift import resolved_impl
 
     impl = backbone.get("shift_impl", "auto")
-    runs = static_impl(impl, backbone.get("shift_div", 8), backbone.get("shift_direction", "paddle"),
-                       backbone.get("shift_mode", "offline"), fixed_batch, backbone.get("data_format", "NCHW"))
+    runs = resolved_impl(impl, backbone.get("shift_div", 8), backbone.get("shift_direction", "paddle"),
+                         backbone.get("shift_mode", "offline"), dynamic=False, fixed_batch=fixed_batch,
+                         data_format=backbone.get("data_format", "NCHW"))
     if runs is None:
         return "temporal shift: none (shift_div 0: TSN)"
     why = {"op": "Paddle's temporal_shift op (GPU builds: its CUDA kernel, Paddle-TensorRT)",

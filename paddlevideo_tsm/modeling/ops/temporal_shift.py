@@ -60,14 +60,14 @@ def choose_impl(impl, data_format, plan, channels, shift_div, frames=-1, dynamic
     return impl
 
 
-def static_impl(impl, shift_div=8, direction="paddle", mode="offline", fixed_batch=True,
-                data_format="NCHW"):
-    """What ``impl`` runs as in an exported (static) graph of a standard block (64 channels), for
-    messages; None when nothing is shifted."""
+def resolved_impl(impl, shift_div=8, direction="paddle", mode="offline", dynamic=False,
+                  fixed_batch=True, data_format="NCHW"):
+    """What ``impl`` runs as in a standard block (64 channels) of a dynamic or static graph
+    (export: static, batch fixed or not), for messages; None when nothing is shifted."""
     plan = make_plan(64, shift_div, direction, mode)
     if is_identity(plan):
         return None
-    return choose_impl(impl, data_format, plan, 64, shift_div, 8 if fixed_batch else -1, dynamic=False)
+    return choose_impl(impl, data_format, plan, 64, shift_div, 8 if fixed_batch else -1, dynamic=dynamic)
 
 
 def temporal_shift(x, num_seg, shift_div=8, data_format="NCHW", direction="paddle",
