@@ -178,6 +178,10 @@ def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", ma
         if prefix is not None:
             state = load_training_state(prefix, model, optimizer)
             start_epoch, best = int(state["epoch"]) + 1, state.get("best")
+            last_weights = prefix + ".pdparams"
+            previous_best = os.path.join(out_dir, f"{name}_best.pdparams")
+            if best is not None and os.path.isfile(previous_best):
+                best_weights = previous_best  # the run before the resume wrote it
             logger.info(f"resumed from {prefix} (epoch {state['epoch']}); continuing at epoch {start_epoch}")
 
     raw_model = model
