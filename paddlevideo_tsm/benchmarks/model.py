@@ -85,6 +85,18 @@ def _train_fn(model, x, labels):
     return run
 
 
+def variants(impls):
+    """{name: (shift_div, shift_impl)}: the TSN twin, then TSM with each of ``impls``."""
+    out = {"TSN": (0, "auto")}
+    out.update({f"TSM[{impl}]": (8, impl) for impl in impls})
+    return out
+
+
+def variant_dir(tmp, name):
+    """A folder name for variant ``name`` ('TSM[frames]' -> tmp/TSM_frames)."""
+    return os.path.join(tmp, name.replace("[", "_").replace("]", ""))
+
+
 def _export(model, out_dir, shape, dynamic_batch):
     from ..inference.export import export_model
     model.eval()
@@ -154,12 +166,11 @@ def run(args):
     x_np = rng.standard_normal(shape).astype("float32")
     x = paddle.to_tensor(x_np)
     labels = paddle.to_tensor(rng.integers(0, args.num_classes, [args.batch]).astype("int64"))
-    variants = {"TSN": (0, "auto")}
-    variants.update({f"TSM[{impl}]": (8, impl) for impl in impls})
+    models = variants(impls)
 
     def fresh(name):
         paddle.seed(0)
-        shift_div, impl = variants[name]
+        shift_div, impl = models[name]
         return build_model(_model_cfg(args.depth, args.num_seg, shift_div, impl, args.num_classes))
 
     results = {"threads": args.threads, "depth": args.depth, "size": args.size,
@@ -172,14 +183,14 @@ def run(args):
             continue
         with tempfile.TemporaryDirectory() as tmp:
             fns = {}
-            for name in variants:
+            for name in models:
                 model = fresh(name)
                 if path == "eval":
                     fns[name] = _eval_fn(model, x)
                 elif path == "train":
                     fns[name] = _train_fn(model, x, labels)
                 else:
-                    out_dir = os.path.join(tmp, name.replace("[", "_").replace("]", ""))
+                    out_dir = variant_dir(tmp, name)
                     model_file, params_file = _export(model, out_dir, shape, args.dynamic_batch)
                     if path == "infer":
                         fns[name] = _paddle_infer_fn(model_file, params_file, x_np, args.threads)

@@ -76,23 +76,17 @@ def _profile(model_file, params_file, shape, threads, runs):
 def run(args):
     import paddle
 
-    from ..inference.export import export_model
     from ..modeling import build_model
-    from .model import _model_cfg
+    from .model import _export, _model_cfg, variant_dir, variants
 
     shape = [args.batch, args.num_seg, 3, args.size, args.size]
-    variants = {"TSN": (0, "auto")}
-    variants.update({f"TSM[{i}]": (8, i) for i in args.impls.split(",") if i})
     table = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (shift_div, impl) in variants.items():
+        for name, (shift_div, impl) in variants([i for i in args.impls.split(",") if i]).items():
             paddle.seed(0)
             model = build_model(_model_cfg(args.depth, args.num_seg, shift_div, impl, 400))
-            model.eval()
-            out = os.path.join(tmp, name.replace("[", "_").replace("]", ""))
-            files = export_model(model, out, "model", shape, fmt="pdmodel")
-            table[name] = _profile(files[0], os.path.join(out, "model.pdiparams"), shape, args.threads,
-                                   args.runs)
+            model_file, params_file = _export(model, variant_dir(tmp, name), shape, dynamic_batch=False)
+            table[name] = _profile(model_file, params_file, shape, args.threads, args.runs)
     kinds = sorted({k for prims, _ in table.values() for k in prims},
                    key=lambda k: -max(p.get(k, (0, 0.0))[1] for p, _ in table.values()))
     names = list(table)

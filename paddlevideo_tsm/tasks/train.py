@@ -172,6 +172,7 @@ def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", ma
                                             amp_level or cfg.get("amp_level") or "O1", logger, **amp_kwargs)
 
     start_epoch, best = 1, None
+    best_path = os.path.join(out_dir, f"{name}_best.pdparams")
     best_weights = last_weights = None
     if resume:
         prefix = _resume_prefix(resume, out_dir, name, logger)
@@ -179,9 +180,8 @@ def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", ma
             state = load_training_state(prefix, model, optimizer)
             start_epoch, best = int(state["epoch"]) + 1, state.get("best")
             last_weights = prefix + ".pdparams"
-            previous_best = os.path.join(out_dir, f"{name}_best.pdparams")
-            if best is not None and os.path.isfile(previous_best):
-                best_weights = previous_best  # the run before the resume wrote it
+            if best is not None and os.path.isfile(best_path):
+                best_weights = best_path  # the run before the resume wrote it
             logger.info(f"resumed from {prefix} (epoch {state['epoch']}); continuing at epoch {start_epoch}")
 
     raw_model = model
@@ -256,15 +256,16 @@ def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", ma
                         + (" (best so far)" if improved else f" (best {best:.5f})"))
             if improved:
                 best = res["top1"]
-                best_weights = os.path.join(out_dir, f"{name}_best.pdparams")
+                best_weights = best_path
                 if dist.is_main():
-                    atomic_save(raw_model.state_dict(), best_weights)
+                    atomic_save(raw_model.state_dict(), best_path)
         if epoch % save_interval == 0:
-            last_weights = checkpoint_prefix(out_dir, name, epoch) + ".pdparams"
+            prefix = checkpoint_prefix(out_dir, name, epoch)
+            last_weights = prefix + ".pdparams"
             if dist.is_main():
-                save_checkpoint(checkpoint_prefix(out_dir, name, epoch), raw_model, optimizer, epoch, best,
+                save_checkpoint(prefix, raw_model, optimizer, epoch, best,
                                 {"global_step": global_step, "seed": seed})
-                logger.info(f"saved {checkpoint_prefix(out_dir, name, epoch)}.pdparams/.pdopt/.pdstate")
+                logger.info(f"saved {prefix}.pdparams/.pdopt/.pdstate")
         dist.barrier()
     vdl.close()
     if validate and best is not None:
