@@ -7,19 +7,9 @@
 """
 import argparse
 import sys
-import threading
 
 # before anything imports paddle, which overwrites an unset OMP_NUM_THREADS with 1
 import paddlevideo_tsm.utils.threads  # noqa: F401
-
-
-
-def user_errors():
-    """Exceptions that mean bad input (config, weights, data): reported in one line, exit 2."""
-    from paddlevideo_tsm.loader.errors import DataError, ListFileError
-    from paddlevideo_tsm.modeling.weights import CheckpointError
-    from paddlevideo_tsm.utils.config import ConfigError
-    return (ConfigError, CheckpointError, ListFileError, DataError)
 
 
 def parse_args(argv=None):
@@ -42,53 +32,36 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def quiet_loader_threads():
-    """paddle's DataLoader thread prints the traceback of a worker's exception before the main
-    thread re-raises it; for bad-input errors the main thread's one line is enough."""
-    default = threading.excepthook
-
-    def hook(hook_args):
-        if not isinstance(hook_args.exc_value, user_errors()):
-            default(hook_args)
-    threading.excepthook = hook
+def run(args):
+    """Train (with --validate, test_after_train) or test per ``args`` -> exit code."""
+    from paddlevideo_tsm.errors import ConfigError
+    if args.test and not args.weights:
+        raise ConfigError("--test needs the weights to test: -w PATH.pdparams")
+    if args.save_results and not args.test:
+        raise ConfigError("--save_results only applies with --test")
+    from paddlevideo_tsm.utils.config import get_config
+    cfg = get_config(args.config, overrides=args.override)
+    if args.test:
+        from paddlevideo_tsm.tasks import test_model
+        test_model(cfg, args.weights, save_results=args.save_results, seed=args.seed)
+        return 0
+    from paddlevideo_tsm.tasks import test_model, train_model
+    result = train_model(cfg, weights=args.weights, validate=args.validate, amp=args.amp,
+                         amp_level=args.amp_level, max_iters=args.max_iters, output=args.output,
+                         resume=args.resume, use_visualdl=args.use_visualdl, seed=args.seed)
+    if cfg.get("test_after_train"):
+        weights = result["best_weights"] or result["last_weights"]
+        if weights is None:
+            raise ConfigError("test_after_train: no checkpoint was written (no validation, and the last "
+                              "epoch is not a multiple of save_interval); not tested")
+        print(f"test_after_train: testing {weights}")
+        test_model(cfg, weights, seed=args.seed)
+    return 0
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    quiet_loader_threads()
-    try:
-        if args.test and not args.weights:
-            print("error: --test needs the weights to test: -w PATH.pdparams", file=sys.stderr)
-            return 2
-        if args.save_results and not args.test:
-            print("error: --save_results only applies with --test", file=sys.stderr)
-            return 2
-        from paddlevideo_tsm.utils.config import get_config
-        cfg = get_config(args.config, overrides=args.override)
-        if args.test:
-            from paddlevideo_tsm.tasks import test_model
-            test_model(cfg, args.weights, save_results=args.save_results, seed=args.seed)
-        else:
-            from paddlevideo_tsm.tasks import test_model, train_model
-            result = train_model(cfg, weights=args.weights, validate=args.validate, amp=args.amp,
-                                 amp_level=args.amp_level, max_iters=args.max_iters, output=args.output,
-                                 resume=args.resume, use_visualdl=args.use_visualdl, seed=args.seed)
-            if cfg.get("test_after_train"):
-                weights = result["best_weights"] or result["last_weights"]
-                if weights is None:
-                    print("test_after_train: no checkpoint was written (no validation, and the last "
-                          "epoch is not a multiple of save_interval); not tested", file=sys.stderr)
-                    return 2
-                print(f"test_after_train: testing {weights}")
-                test_model(cfg, weights, seed=args.seed)
-    except Exception as exc:
-        if isinstance(exc, user_errors()):
-            from paddlevideo_tsm.loader.bad_samples import clean_error_message
-            msg = clean_error_message(exc)  # drops the worker traceback paddle wraps around it
-            print(f"error: {msg}", file=sys.stderr)
-            return 2
-        raise
-    return 0
+    from paddlevideo_tsm.errors import run_cli
+    return run_cli(run, parse_args(argv))
 
 
 if __name__ == "__main__":

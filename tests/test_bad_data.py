@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from _dataset_media import write_frames, write_text, write_video
-from paddlevideo_tsm.loader.bad_samples import (BadDataLimitError, check_bad_fraction, clean_error_message,
-                                                epoch_report, is_valid_sample)
+from paddlevideo_tsm.errors import BadDataLimitError, one_line
+from paddlevideo_tsm.loader.bad_samples import check_bad_fraction, epoch_report, is_valid_sample
 from paddlevideo_tsm.loader.dataloader import build_dataloader
 from paddlevideo_tsm.loader.datasets import VideoDataset, build_dataset
-from paddlevideo_tsm.loader.errors import DataError
+from paddlevideo_tsm.errors import DataError
 
 
 class FakeMedia:
@@ -131,10 +131,10 @@ def test_limit_error_from_worker_reads_as_one_line(tmp_path):
     with pytest.raises(BadDataLimitError) as err:
         list(loader)
     expected = f"{lst}: 2 of 4 samples (50.0%) failed to load this epoch, above max_bad_fraction 0.25: c0.avi, c1.avi"
-    assert str(err.value) == clean_error_message(err.value) == expected
+    assert str(err.value) == one_line(err.value) == expected
     wrapped = BadDataLimitError(f"DataLoader worker(0) caught BadDataLimitError with message:\nTraceback:\n"
                                 f"  File x\npaddlevideo_tsm.loader.bad_samples.BadDataLimitError: {expected}")
-    assert clean_error_message(wrapped) == expected
+    assert one_line(wrapped) == expected
 
 
 def test_in_process_loader_raises_instead_of_hanging(tmp_path):

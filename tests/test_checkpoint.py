@@ -12,7 +12,7 @@ import numpy as np
 import paddle
 import pytest
 
-from paddlevideo_tsm.modeling.weights import CheckpointError
+from paddlevideo_tsm.errors import CheckpointError
 from paddlevideo_tsm.solver import build_lr, build_optimizer
 from paddlevideo_tsm.utils import checkpoint as ckpt
 

@@ -3,7 +3,8 @@ import textwrap
 
 import pytest
 
-from paddlevideo_tsm.utils import ConfigError, get_config
+from paddlevideo_tsm.errors import ConfigError
+from paddlevideo_tsm.utils import get_config
 
 GOOD = """
 model_name: TSM

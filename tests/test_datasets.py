@@ -7,8 +7,8 @@ import pytest
 from _dataset_media import SHARED_DATA, write_text, write_video
 from paddlevideo_tsm.loader.datasets import (INVALID_LABEL, FrameDataset, VideoDataset, build_dataset,
                                              read_label_map, read_list)
-from paddlevideo_tsm.loader.errors import ListFileError
-from paddlevideo_tsm.utils.config import ConfigError
+from paddlevideo_tsm.errors import ListFileError
+from paddlevideo_tsm.errors import ConfigError
 
 
 class EchoPipeline:

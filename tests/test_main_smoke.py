@@ -139,9 +139,6 @@ def small_cfg(trained, tmp_path):
     (["-o", "OPTIMIZER.learning_rate.name=StepDecay"], "OPTIMIZER.learning_rate.name: unknown schedule"),
 ])
 def test_user_errors_are_one_line_exit_2(small_cfg, args, needle, capsys):
-    from paddlevideo_tsm.utils.logger import get_logger
-    for handler in get_logger().handlers:  # the logger kept the stdout of an earlier capture
-        handler.stream = sys.stdout
     rc = main_py.main(["-c", small_cfg, *args])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
@@ -213,9 +210,6 @@ def test_train_step_goes_through_the_scaler():
 
 
 def test_failed_test_video_is_reported_and_counted_out(trained, tmp_path, capsys):
-    from paddlevideo_tsm.utils.logger import get_logger
-    for handler in get_logger().handlers:
-        handler.stream = sys.stdout
     lines = (trained["demo"] / "test_frames.list").read_text().splitlines()
     bad_list = tmp_path / "test_bad.list"
     bad_list.write_text("\n".join(lines[:5] + ["frames/test/ghost_clip 8 3"] + lines[5:]) + "\n")
@@ -237,9 +231,6 @@ def test_failed_test_video_is_reported_and_counted_out(trained, tmp_path, capsys
 
 
 def test_bad_training_data_in_a_worker_is_one_line(trained, tmp_path, capfd):
-    from paddlevideo_tsm.utils.logger import get_logger
-    for handler in get_logger().handlers:
-        handler.stream = sys.stdout
     lines = (trained["demo"] / "train_frames.list").read_text().splitlines()
     bad_list = tmp_path / "train_bad.list"
     bad_list.write_text("\n".join(lines[:3] + ["frames/train/ghost_clip 8 3"] + lines[3:]) + "\n")

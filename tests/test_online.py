@@ -10,11 +10,12 @@ import pytest
 from helpers import model_cfg, randomize_bn_stats, rel_diff, to_nhwc
 from paddlevideo_tsm.modeling import build_model, load_checkpoint
 from paddlevideo_tsm.online import build_online_model, export_online
-from paddlevideo_tsm.online.predictor import OnlineModelError, OnlinePredictor
+from paddlevideo_tsm.errors import InferenceError
+from paddlevideo_tsm.online.predictor import OnlinePredictor
 from paddlevideo_tsm.online.preprocess import FramePreprocessor
 from paddlevideo_tsm.online.runner import run_stream
 from paddlevideo_tsm.online.smoothing import ScoreSmoother, softmax, top_k
-from paddlevideo_tsm.utils.config import ConfigError
+from paddlevideo_tsm.errors import ConfigError
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 T = 4
@@ -197,7 +198,7 @@ def test_pir_json_export_matches_dynamic(exported, tmp_path):
 
 def test_predictor_errors(exported, tmp_path):
     _, _, meta = exported["NCHW"]
-    with pytest.raises(OnlineModelError, match="missing.pdmodel: model file not found"):
+    with pytest.raises(InferenceError, match="missing.pdmodel: model file not found"):
         OnlinePredictor(str(tmp_path / "missing.pdmodel"), meta["params_file"])
     predictor = OnlinePredictor(meta["model_file"], meta["params_file"], cpu_threads=1)
     with pytest.raises(ValueError, match=r"frame shape \[1, 3, 16, 16\] does not match the model input \[1, 3, 32, 32\]"):
@@ -314,9 +315,9 @@ def test_predict_online_cli_errors(exported, tmp_path):
     common = ["-c", path, "--model_file", meta["model_file"], "--params_file", meta["params_file"]]
     r = run_cli(*common, "--camera", "0")
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert r.stderr.strip().startswith("predict_online: error: camera 0: ")
+    assert r.stderr.strip().startswith("error: camera 0: ")
     assert len(r.stderr.strip().splitlines()) == 1
     r = run_cli(*common, "--input_file", str(tmp_path / "nope.avi"))
-    assert r.returncode == 2 and r.stderr.strip() == f"predict_online: error: {tmp_path / 'nope.avi'}: video file not found"
+    assert r.returncode == 2 and r.stderr.strip() == f"error: {tmp_path / 'nope.avi'}: video file not found"
     r = run_cli(*common, "--input_file", "x.avi", "--smooth", "0.5", "--window", "4")
     assert r.returncode == 2 and "--smooth and --window cannot be combined" in r.stderr

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from paddlevideo_tsm.loader import DataError, build_pipeline
+from paddlevideo_tsm.errors import DataError
+from paddlevideo_tsm.loader import build_pipeline
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 VIDEO = DATA / "videos" / "example.avi"            # 131 frames, 320x240

@@ -3,12 +3,13 @@ import cv2
 import numpy as np
 import pytest
 
-from paddlevideo_tsm.loader import DataError, build_pipeline
+from paddlevideo_tsm.errors import DataError
+from paddlevideo_tsm.loader import build_pipeline
 from paddlevideo_tsm.loader.pipelines import crop_geometry as geo
 from paddlevideo_tsm.loader.pipelines.augmentations import (
     CenterCrop, MultiScaleCrop, RandomCrop, RandomFlip, Scale, TenCrop, ThreeCrop)
 from paddlevideo_tsm.loader.pipelines.to_array import Image2Array, Normalization
-from paddlevideo_tsm.utils.config import ConfigError
+from paddlevideo_tsm.errors import ConfigError
 
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]

@@ -6,7 +6,7 @@ import pytest
 
 from _deploy_helpers import (NUM_SEG, RAWFRAMES, SHARED_DATA, SIZE, VIDEOS, call_tool,
                              error_lines, read_jsonl, save_random_weights, tiny_config, write_config)
-from paddlevideo_tsm.inference.errors import InferenceError
+from paddlevideo_tsm.errors import InferenceError
 from paddlevideo_tsm.inference.inputs import expand_inputs
 from paddlevideo_tsm.inference.postprocess import softmax, top_k, video_probabilities
 from paddlevideo_tsm.inference.predictor import check_input_shape, run_batched

@@ -7,7 +7,7 @@ import pytest
 
 from paddlevideo_tsm.modeling import build_model
 from paddlevideo_tsm.solver import build_lr, build_optimizer, lr_batch_scale, trainable_summary
-from paddlevideo_tsm.utils.config import ConfigError
+from paddlevideo_tsm.errors import ConfigError
 
 TINY = {"framework": "Recognizer2D",
         "backbone": {"name": "ResNetTSM", "depth": 18, "num_seg": 4, "base_channels": 16, "stem": "3x3"},

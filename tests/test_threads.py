@@ -4,7 +4,7 @@ import os
 import pytest
 
 from paddlevideo_tsm.utils import threads
-from paddlevideo_tsm.utils.config import ConfigError
+from paddlevideo_tsm.errors import ConfigError
 
 
 def test_defaults_to_every_usable_core(monkeypatch):

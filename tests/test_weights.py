@@ -3,7 +3,8 @@ import numpy as np
 import paddle
 import pytest
 
-from paddlevideo_tsm.modeling import CheckpointError, build_model, load_checkpoint, load_pretrained
+from paddlevideo_tsm.errors import CheckpointError
+from paddlevideo_tsm.modeling import build_model, load_checkpoint, load_pretrained
 from helpers import reference_keys, tiny_model
 
 

@@ -16,6 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # before any mode module can import paddle: it snapshots OMP_NUM_THREADS, which importing paddle overwrites
 from paddlevideo_tsm.utils import threads as _threads  # noqa: E402,F401
+from paddlevideo_tsm.errors import run_cli  # noqa: E402
 
 MODES = ("loader", "model", "inference", "online", "train_step", "pipelines", "threads", "onednn_profile")
 
@@ -29,7 +30,7 @@ def main(argv=None):
         module.add_arguments(p)
         p.set_defaults(run=module.run)
     args = parser.parse_args(argv)
-    return args.run(args)
+    return run_cli(args.run, args)
 
 
 if __name__ == "__main__":

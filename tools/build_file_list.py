@@ -20,11 +20,12 @@ import os
 import random
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from paddlevideo_tsm.errors import ToolError, run_cli  # noqa: E402
+
 VIDEO_EXTS = ("avi", "mp4", "mkv", "webm", "mov", "mpeg", "mpg", "flv")
 
-
-class ToolError(Exception):
-    """A bad argument or annotation file; printed as one line."""
 
 
 def count_frames(folder, suffix="img_{:05}.jpg"):
@@ -229,30 +230,30 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    try:
-        if not os.path.isdir(args.root):
-            raise ToolError(f"{args.root}: folder not found")
-        if args.dataset == "ucf101":
-            if not args.splits_dir:
-                raise ToolError("ucf101 needs --splits_dir (the folder of classInd.txt)")
-            classes, splits = ucf101_splits(args)
-        elif args.dataset == "kinetics":
-            if not args.train_csv:
-                raise ToolError("kinetics needs --train_csv")
-            classes, splits = kinetics_splits(args)
-        else:
-            classes, splits = tree_splits(args)
-        report = write_lists(classes, splits, args)
-    except ToolError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def run(args):
+    """Build and write the lists of ``args``; prints what was written."""
+    if not os.path.isdir(args.root):
+        raise ToolError(f"{args.root}: folder not found")
+    if args.dataset == "ucf101":
+        if not args.splits_dir:
+            raise ToolError("ucf101 needs --splits_dir (the folder of classInd.txt)")
+        classes, splits = ucf101_splits(args)
+    elif args.dataset == "kinetics":
+        if not args.train_csv:
+            raise ToolError("kinetics needs --train_csv")
+        classes, splits = kinetics_splits(args)
+    else:
+        classes, splits = tree_splits(args)
+    report = write_lists(classes, splits, args)
     print(f"wrote {os.path.join(args.out_dir, 'classes.txt')} ({len(classes)} classes)")
     for split, (path, written, missing) in report.items():
         extra = f", {len(missing)} missing under {args.root} (first: {missing[0]})" if missing else ""
         print(f"wrote {path} ({written} samples{extra})")
     return 0
+
+
+def main(argv=None):
+    return run_cli(run, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -19,13 +19,14 @@ from multiprocessing import Pool
 
 import cv2
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from paddlevideo_tsm.errors import ToolError, run_cli  # noqa: E402
+
 DONE_FILE = ".done"
 FRAME_NAME = "img_{:05}.jpg"
 VIDEO_EXTS = ("avi", "mp4", "mkv", "webm", "mov", "mpeg", "mpg", "flv")
 
-
-class ToolError(Exception):
-    """A bad argument or input file; printed as one line."""
 
 
 def find_videos(src, exts):
@@ -200,13 +201,9 @@ def run(args):
     return rows, failures
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    try:
-        rows, failures = run(args)
-    except ToolError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def report(args):
+    """Run and print the summary -> exit code (1 when some videos failed)."""
+    rows, failures = run(args)
     print(f"{len(rows)} videos extracted into {args.out}")
     if failures:
         print(f"{len(failures)} videos failed:", file=sys.stderr)
@@ -214,6 +211,10 @@ def main(argv=None):
             print(f"  {line}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv=None):
+    return run_cli(report, parse_args(argv))
 
 
 if __name__ == "__main__":

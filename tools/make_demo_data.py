@@ -13,6 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from paddlevideo_tsm import demo_data  # noqa: E402
+from paddlevideo_tsm.errors import ToolError, run_cli  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -35,8 +36,8 @@ def _describe(params):
             f"per class train/val/test={pc['train']}/{pc['val']}/{pc['test']}")
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def run(args):
+    """Generate (or keep) the demo data of ``args``; ToolError on bad options or a foreign folder."""
     per_split = {"train": args.train_per_class, "val": args.val_per_class, "test": args.test_per_class}
     problems = [f"--{s}_per_class must be >= 0, got {n}" for s, n in per_split.items() if n < 0]
     if args.frames < 2:
@@ -46,8 +47,7 @@ def main(argv=None):
     if args.workers is not None and args.workers < 1:
         problems.append(f"--workers must be >= 1, got {args.workers}")
     if problems:
-        print(f"make_demo_data: error: {'; '.join(problems)}", file=sys.stderr)
-        return 2
+        raise ToolError("; ".join(problems))
     wanted = demo_data.generation_params(args.seed, per_split, args.frames, args.size)
     existing = demo_data.read_marker(args.out)
     marker = os.path.join(args.out, demo_data.MARKER_NAME)
@@ -56,17 +56,19 @@ def main(argv=None):
             print(f"{args.out}: demo data already complete ({_describe(existing)}); nothing to do")
             return 0
         described = _describe(existing) if isinstance(existing.get("per_class"), dict) else "unknown parameters"
-        print(f"make_demo_data: error: {marker} records {described}, not the requested "
-              f"{_describe(wanted)}; pass --force to regenerate", file=sys.stderr)
-        return 2
+        raise ToolError(f"{marker} records {described}, not the requested {_describe(wanted)}; "
+                        "pass --force to regenerate")
     try:
         done = demo_data.generate(args.out, args.seed, per_split, args.frames, args.size, args.workers)
     except OSError as e:
-        print(f"make_demo_data: error: {e}", file=sys.stderr)
-        return 1
+        raise ToolError(f"{args.out}: cannot write the demo data ({e})") from None
     total = sum(per_split.values()) * len(demo_data.CLASS_NAMES)
     print(f"{args.out}: wrote {total} clips ({_describe(done)}) in {done['seconds']:.1f} s")
     return 0
+
+
+def main(argv=None):
+    return run_cli(run, parse_args(argv))
 
 
 if __name__ == "__main__":

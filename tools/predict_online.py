@@ -69,6 +69,7 @@ def _report_latency(name, summary):
 
 
 def run(args):
+    from paddlevideo_tsm.errors import InferenceError
     from paddlevideo_tsm.loader.datasets.list_file import read_label_map
     from paddlevideo_tsm.online.frame_source import camera_frames, video_frames
     from paddlevideo_tsm.online.predictor import OnlinePredictor
@@ -77,6 +78,9 @@ def run(args):
     from paddlevideo_tsm.online.smoothing import ScoreSmoother
     from paddlevideo_tsm.utils.config import get_config
 
+    problems = _check_args(args)
+    if problems:
+        raise InferenceError("; ".join(problems))
     cfg = get_config(args.config, args.override)
     preprocess = FramePreprocessor((cfg.get("PIPELINE") or {}).get("test"), f"{args.config}: PIPELINE.test")
     class_names = read_label_map(args.label_map) if args.label_map else None
@@ -99,18 +103,8 @@ def run(args):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    problems = _check_args(args)
-    if problems:
-        print(f"predict_online: error: {'; '.join(problems)}", file=sys.stderr)
-        return 2
-    from paddlevideo_tsm.loader.errors import DataError
-    try:
-        return run(args)
-    except (ValueError, OSError, DataError) as e:  # ConfigError, OnlineModelError, ... are ValueErrors
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"predict_online: error: {msg}", file=sys.stderr)
-        return 2
+    from paddlevideo_tsm.errors import run_cli
+    return run_cli(run, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from paddlevideo_tsm.utils.cli import run_cli  # noqa: E402
+from paddlevideo_tsm.errors import run_cli  # noqa: E402
 
 
 def summarize(cfg):

@@ -1,5 +1,4 @@
 """Deployment: static export, Paddle Inference / ONNX Runtime predictors, pre/post-processing."""
-from .errors import DeviceError, InferenceError  # noqa: F401
 from .export import export_from_config, export_model, input_shape, inference_settings  # noqa: F401
 from .postprocess import average_views, softmax, top_k, video_probabilities  # noqa: F401
 from .predictor import PaddlePredictor, check_device, run_batched  # noqa: F401

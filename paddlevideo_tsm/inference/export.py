@@ -4,9 +4,9 @@ import os
 
 import paddle
 
-from ..utils.config import ConfigError
+from ..errors import ConfigError
 from ..utils.logger import get_logger
-from .errors import InferenceError
+from ..errors import InferenceError
 
 FORMATS = ("pdmodel", "json")
 INPUT_NAME = "data_batch_0"

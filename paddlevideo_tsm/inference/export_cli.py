@@ -3,7 +3,7 @@ import argparse
 import os
 import sys
 
-from .errors import InferenceError
+from ..errors import InferenceError, run_cli
 
 
 def add_arguments(parser):
@@ -50,42 +50,37 @@ def _online_files(meta, out_dir, save_name):
 
 def run(args):
     """Export per ``args``; prints the files and the input shape; returns the exit code."""
-    from ..modeling.weights import CheckpointError
-    from ..utils.config import ConfigError, get_config
+    from ..utils.config import get_config
     from .export import export_from_config
     from .model_file import params_file_for
 
-    try:
-        cfg = get_config(args.config, args.override)
-        save_name = args.save_name or cfg.get("model_name") or "model"
-        if args.onnx and cfg["MODEL"]["backbone"].get("data_format", "NCHW") == "NHWC":
-            # checked first: paddle2onnx 2.1 aborts the whole process on an NHWC conv2d
-            raise InferenceError("--onnx: paddle2onnx cannot convert NHWC convolutions; export with "
-                                 "-o MODEL.backbone.data_format=NCHW (the same weights load)")
-        if args.online:
-            try:
-                from ..online import export_online
-            except ImportError as exc:
-                raise InferenceError(f"--online needs paddlevideo_tsm.online.export_online, which is not "
-                                     f"available ({exc})") from None
-            try:
-                meta = export_online(cfg, args.weights, args.out_dir, save_name, args.format, size=args.img_size)
-            except ValueError as exc:
-                raise InferenceError(f"--online: {exc}") from None
-            written, shape = _online_files(meta, args.out_dir, save_name), None
-            for name, in_shape in (meta or {}).get("inputs", [])[:1]:
-                print(f"online input {name}: {list(in_shape)} (+ {len(meta['inputs']) - 1} shift caches)")
-        else:
-            written, shape = export_from_config(cfg, args.weights, args.out_dir, save_name, args.num_seg,
-                                                args.img_size, args.batch_size, args.format)
-        if args.onnx:
-            from .onnx import convert_to_onnx
-            model_file = next(f for f in written if f.endswith((".pdmodel", ".json")))
-            written = list(written) + [convert_to_onnx(model_file, params_file_for(model_file),
-                                                       os.path.join(args.out_dir, save_name + ".onnx"))]
-    except (ConfigError, CheckpointError, InferenceError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    cfg = get_config(args.config, args.override)
+    save_name = args.save_name or cfg.get("model_name") or "model"
+    if args.onnx and cfg["MODEL"]["backbone"].get("data_format", "NCHW") == "NHWC":
+        # checked first: paddle2onnx 2.1 aborts the whole process on an NHWC conv2d
+        raise InferenceError("--onnx: paddle2onnx cannot convert NHWC convolutions; export with "
+                             "-o MODEL.backbone.data_format=NCHW (the same weights load)")
+    if args.online:
+        try:
+            from ..online import export_online
+        except ImportError as exc:
+            raise InferenceError(f"--online needs paddlevideo_tsm.online.export_online, which is not "
+                                 f"available ({exc})") from None
+        try:
+            meta = export_online(cfg, args.weights, args.out_dir, save_name, args.format, size=args.img_size)
+        except ValueError as exc:
+            raise InferenceError(f"--online: {exc}") from None
+        written, shape = _online_files(meta, args.out_dir, save_name), None
+        for name, in_shape in (meta or {}).get("inputs", [])[:1]:
+            print(f"online input {name}: {list(in_shape)} (+ {len(meta['inputs']) - 1} shift caches)")
+    else:
+        written, shape = export_from_config(cfg, args.weights, args.out_dir, save_name, args.num_seg,
+                                            args.img_size, args.batch_size, args.format)
+    if args.onnx:
+        from .onnx import convert_to_onnx
+        model_file = next(f for f in written if f.endswith((".pdmodel", ".json")))
+        written = list(written) + [convert_to_onnx(model_file, params_file_for(model_file),
+                                                   os.path.join(args.out_dir, save_name + ".onnx"))]
     for path in written or []:
         print(f"wrote {path}")
     if shape is not None:
@@ -116,4 +111,4 @@ def shift_message(backbone, fixed_batch):
 def main(argv=None):
     parser = add_arguments(argparse.ArgumentParser(description=__doc__))
     argv = sys.argv[1:] if argv is None else argv
-    return run(parser.parse_args(_split_overrides(argv)))
+    return run_cli(run, parser.parse_args(_split_overrides(argv)))

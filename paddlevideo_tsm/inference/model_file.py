@@ -2,7 +2,7 @@
 import json
 import os
 
-from .errors import InferenceError
+from ..errors import InferenceError
 
 MODEL_SUFFIXES = (".pdmodel", ".json")
 

@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 
-from .errors import InferenceError
+from ..errors import InferenceError
 
 OPSET = 13
 

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from .errors import DeviceError, InferenceError
+from ..errors import DeviceError, InferenceError, run_cli
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 K400_LABELS = os.path.join(PROJECT_ROOT, "data", "k400", "label_list.txt")
@@ -103,7 +103,8 @@ class _Run:
         print(f"error: {given}: {reason}", file=sys.stderr, flush=True)
 
     def add(self, item, expected_shape):
-        from ..loader.bad_samples import LOAD_ERRORS, one_line_reason
+        from ..errors import one_line
+        from ..loader.bad_samples import LOAD_ERRORS
 
         if item.error:
             return self.fail(item.given, item.error)
@@ -111,7 +112,7 @@ class _Run:
             with self.timer.stage("preprocess"):
                 views = self.preprocess(item.path, item.kind)
         except LOAD_ERRORS as exc:
-            return self.fail(item.given, one_line_reason(exc))
+            return self.fail(item.given, one_line(exc))
         if list(views.shape[1:]) != list(expected_shape[1:]):
             return self.fail(item.given, f"preprocessing gives views {list(views.shape)}, the model "
                                          f"input is {['B'] + list(expected_shape[1:])}; check PIPELINE.test")
@@ -155,30 +156,25 @@ class _Run:
 
 def run(args):
     """Predict every input of ``args``; returns the exit code (0 ok, 1 some input failed, 2 setup error)."""
-    from ..utils.config import ConfigError, get_config
-    from ..loader.errors import ListFileError
+    from ..utils.config import get_config
     from .export import inference_settings, input_shape
     from .inputs import expand_inputs
     from .preprocess import Preprocessor, num_test_clips, views_per_video
     from .timing import StageTimer
 
+    cfg = get_config(args.config, args.override)
+    num_seg, img_size, data_format = inference_settings(cfg)
+    expected = input_shape(num_seg, img_size, data_format)
+    names = _label_names(args, cfg)
+    preprocess = Preprocessor(cfg.get("PIPELINE", {}).get("test"), num_test_clips(cfg))
+    predictor = build_predictor(args, num_seg, expected, data_format, views_per_video(cfg))
+    if not os.path.exists(args.input_file):
+        raise InferenceError(f"{args.input_file}: input file not found")
+    items = expand_inputs(args.input_file)
     try:
-        cfg = get_config(args.config, args.override)
-        num_seg, img_size, data_format = inference_settings(cfg)
-        expected = input_shape(num_seg, img_size, data_format)
-        names = _label_names(args, cfg)
-        preprocess = Preprocessor(cfg.get("PIPELINE", {}).get("test"), num_test_clips(cfg))
-        predictor = build_predictor(args, num_seg, expected, data_format, views_per_video(cfg))
-        if not os.path.exists(args.input_file):
-            raise InferenceError(f"{args.input_file}: input file not found")
-        items = expand_inputs(args.input_file)
-        try:
-            out_file = open(args.output, "w", encoding="utf-8") if args.output else None
-        except OSError as exc:
-            raise InferenceError(f"{args.output}: cannot write the output ({exc.strerror})") from None
-    except (ConfigError, ListFileError, InferenceError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        out_file = open(args.output, "w", encoding="utf-8") if args.output else None
+    except OSError as exc:
+        raise InferenceError(f"{args.output}: cannot write the output ({exc.strerror})") from None
     timer = StageTimer()
     state = _Run(args, cfg, preprocess, predictor, names, out_file, timer)
     try:
@@ -200,4 +196,4 @@ def run(args):
 
 def main(argv=None):
     parser = add_arguments(argparse.ArgumentParser(description=__doc__))
-    return run(parser.parse_args(argv))
+    return run_cli(run, parser.parse_args(argv))

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..utils.logger import get_logger
-from .errors import DeviceError, InferenceError
+from ..errors import DeviceError, InferenceError
 from .model_file import check_model_files, read_input_shapes
 
 PRECISIONS = ("fp32", "fp16", "int8")

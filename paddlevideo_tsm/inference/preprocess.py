@@ -1,7 +1,7 @@
 """The test pipeline of a config applied to one input: a video or a frame folder -> its views."""
 import copy
 
-from ..utils.config import ConfigError
+from ..errors import ConfigError
 
 DECODERS = {"video": "VideoDecoder", "frame": "FrameDecoder"}
 

@@ -1,5 +1,4 @@
 """Data loading: pipelines (decode, sample, transform) and, next to them, datasets and loaders."""
-from .errors import DataError, ListFileError
 from .pipelines import build_pipeline
 from .datasets import build_dataset  # noqa: E402  (after build_pipeline, which it uses)
 from .dataloader import build_dataloader  # noqa: E402

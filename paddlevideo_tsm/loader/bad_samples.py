@@ -11,7 +11,7 @@ import os
 import tempfile
 import weakref
 
-from .errors import DataError
+from ..errors import BadDataLimitError, DataError, one_line
 
 # exceptions that mean "this sample's media is bad" (anything else is a bug and propagates)
 try:
@@ -26,26 +26,6 @@ except ImportError:  # pragma: no cover
     _DECORD_ERRORS = ()
 
 LOAD_ERRORS = (DataError, OSError) + _CV2_ERRORS + _DECORD_ERRORS
-
-
-class BadDataLimitError(DataError):
-    """Too many samples of one epoch failed to load (above max_bad_fraction)."""
-
-
-def one_line_reason(exc):
-    """An exception -> its message as one line (type name when the message is empty)."""
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
-
-
-def clean_error_message(exc):
-    """One-line message of ``exc``, unwrapping paddle's 'DataLoader worker(N) caught ...' traceback."""
-    text = str(exc).strip()
-    if "DataLoader worker(" in text and "\n" in text:
-        last = text.splitlines()[-1]
-        # the traceback ends with 'module.ExcType: message'
-        return last.split(": ", 1)[1] if ": " in last else last
-    return " ".join(text.split())
 
 
 _FATAL = "!FATAL!"
@@ -113,7 +93,7 @@ class BadSampleLog:
 
     def add_fatal(self, exc):
         """Record the exception that is about to escape a worker (its type name and one-line message)."""
-        self._append(f"{_FATAL}\t{type(exc).__name__}\t{_flat(clean_error_message(exc))}\n")
+        self._append(f"{_FATAL}\t{type(exc).__name__}\t{_flat(one_line(exc))}\n")
 
     def fatal(self):
         """(type name, message) of the last fatal error this epoch, or None."""

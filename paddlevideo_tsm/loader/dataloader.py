@@ -5,8 +5,7 @@ import numpy as np
 import paddle
 from paddle.io.dataloader.collate import default_collate_fn
 
-from .bad_samples import BadDataLimitError
-from .errors import DataError, ListFileError
+from ..errors import BadDataLimitError, DataError, ListFileError
 
 # errors a dataset may raise in a worker, re-raised by type in the main process
 _ERRORS_BY_NAME = {e.__name__: e for e in (DataError, BadDataLimitError, ListFileError, ValueError,

@@ -1,7 +1,7 @@
 """Models: ``build_model(cfg.MODEL)`` builds a recognizer from its backbone and head configs."""
 from . import backbones, heads, losses, recognizers  # noqa: F401  (fill the registries)
 from .registry import BACKBONES, HEADS, LOSSES, RECOGNIZERS
-from .weights import CheckpointError, load_checkpoint, load_pretrained, load_state_strict  # noqa: F401
+from .weights import load_checkpoint, load_pretrained, load_state_strict  # noqa: F401
 
 
 def build_model(model_cfg):

@@ -4,11 +4,8 @@ import warnings
 
 import paddle
 
+from ..errors import CheckpointError
 from ..utils.logger import get_logger
-
-
-class CheckpointError(ValueError):
-    """A weights file that cannot be read or does not fit the model (one-line message)."""
 
 
 def _short(keys, limit=10):

@@ -11,7 +11,7 @@ from paddle.static import InputSpec
 
 from ..inference.export import save_static
 from ..modeling import load_checkpoint
-from ..utils.config import ConfigError
+from ..errors import ConfigError
 from .frame_model import build_online_model
 
 FORMATS = ("pdmodel", "json")

@@ -3,9 +3,7 @@ import os
 
 import cv2
 
-
-class FrameSourceError(ValueError):
-    """A video or camera that cannot be opened (one line naming it)."""
+from ..errors import DataError
 
 
 def _cv2_frames(cap):
@@ -25,7 +23,7 @@ def _decord_frames(path):
         reader = decord.VideoReader(path)
     except Exception as e:  # decord raises DECORDError and RuntimeError kinds
         msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise FrameSourceError(f"{path}: cannot open video ({msg})") from None
+        raise DataError(f"{path}: cannot open video ({msg})") from None
     for i in range(len(reader)):
         yield reader[i].asnumpy()
 
@@ -33,7 +31,7 @@ def _decord_frames(path):
 def video_frames(path):
     """Iterate the frames of the video file ``path`` in order (OpenCV, else decord)."""
     if not os.path.isfile(path):
-        raise FrameSourceError(f"{path}: video file not found")
+        raise DataError(f"{path}: video file not found")
     cap = cv2.VideoCapture(path)
     if cap.isOpened():
         return _cv2_frames(cap)
@@ -42,12 +40,12 @@ def video_frames(path):
 
 
 def camera_frames(index):
-    """Iterate frames from camera ``index`` until it stops; FrameSourceError when there is none."""
+    """Iterate frames from camera ``index`` until it stops; DataError when there is none."""
     if not any(os.path.exists(f"/dev/video{i}") for i in range(64)) and os.name == "posix":
-        raise FrameSourceError(f"camera {index}: no camera device found (/dev/video* absent); "
+        raise DataError(f"camera {index}: no camera device found (/dev/video* absent); "
                                f"use --input_file VIDEO")
     cap = cv2.VideoCapture(int(index))
     if not cap.isOpened():
         cap.release()
-        raise FrameSourceError(f"camera {index}: cannot open camera; use --input_file VIDEO")
+        raise DataError(f"camera {index}: cannot open camera; use --input_file VIDEO")
     return _cv2_frames(cap)

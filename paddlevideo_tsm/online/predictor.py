@@ -4,11 +4,8 @@ import os
 
 import numpy as np
 
+from ..errors import InferenceError
 from ..utils.logger import get_logger
-
-
-class OnlineModelError(ValueError):
-    """An exported online model that cannot be loaded or does not look like one (one line)."""
 
 
 # Paddle Inference 3.3.1 on CPU fails on this NHWC graph (seen, not worked around otherwise):
@@ -39,7 +36,7 @@ def read_meta(model_file):
     from .export import META_SUFFIX
     path = os.path.splitext(model_file)[0] + META_SUFFIX
     if not os.path.isfile(path):
-        raise OnlineModelError(f"{path}: not found; it is written next to the model by export_online "
+        raise InferenceError(f"{path}: not found; it is written next to the model by export_online "
                                f"(tools/export_model.py --online): re-export the model")
     try:
         with open(path) as f:
@@ -48,7 +45,7 @@ def read_meta(model_file):
         meta.setdefault("data_format", "NCHW")
         return meta
     except (ValueError, KeyError, TypeError) as e:
-        raise OnlineModelError(f"{path}: unreadable online model description ({type(e).__name__}: {e})") from None
+        raise InferenceError(f"{path}: unreadable online model description ({type(e).__name__}: {e})") from None
 
 
 class OnlinePredictor:
@@ -62,7 +59,7 @@ class OnlinePredictor:
         import paddle.inference as pi
         for path in (model_file, params_file):
             if not os.path.isfile(path):
-                raise OnlineModelError(f"{path}: model file not found")
+                raise InferenceError(f"{path}: model file not found")
         # a predictor reports input shapes only once fed, so they come from the export's sidecar
         meta = read_meta(model_file)
         self.data_format = meta["data_format"]
@@ -72,22 +69,22 @@ class OnlinePredictor:
         try:
             config = _make_config(model_file, params_file, cpu_threads, use_mkldnn, self.data_format)
             self.predictor = pi.create_predictor(config)
-        except OnlineModelError:
+        except InferenceError:
             raise
         except Exception as e:  # paddle raises several kinds on an unreadable program
             msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-            raise OnlineModelError(f"{model_file}: cannot load model ({msg})") from None
+            raise InferenceError(f"{model_file}: cannot load model ({msg})") from None
         names = self.predictor.get_input_names()
         if "frame" not in names:
-            raise OnlineModelError(f"{model_file}: not an online TSM export (no 'frame' input; inputs {names})")
+            raise InferenceError(f"{model_file}: not an online TSM export (no 'frame' input; inputs {names})")
         self.cache_names = sorted(n for n in names if n.startswith("cache_"))
         outputs = self.predictor.get_output_names()
         if len(outputs) != 1 + len(self.cache_names):
-            raise OnlineModelError(f"{model_file}: expected {1 + len(self.cache_names)} outputs "
+            raise InferenceError(f"{model_file}: expected {1 + len(self.cache_names)} outputs "
                                    f"(scores + caches), got {len(outputs)}")
         shapes = meta["inputs"]
         if sorted(shapes) != sorted(names):
-            raise OnlineModelError(f"{model_file}: inputs {names} do not match its .online.json {sorted(shapes)}")
+            raise InferenceError(f"{model_file}: inputs {names} do not match its .online.json {sorted(shapes)}")
         self.frame_handle = self.predictor.get_input_handle("frame")
         self.frame_shape = shapes["frame"]
         self.cache_handles = [self.predictor.get_input_handle(n) for n in self.cache_names]

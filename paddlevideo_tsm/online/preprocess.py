@@ -1,6 +1,6 @@
 """Per-frame preprocessing built from the config's PIPELINE.test transforms (the loader's own steps)."""
 from ..loader.pipelines import build_pipeline
-from ..utils.config import ConfigError
+from ..errors import ConfigError
 from ..utils.logger import get_logger
 
 # test-time multi-crops give several views; a stream has one, so they become their centre crop

@@ -3,11 +3,8 @@ import time
 
 import numpy as np
 
+from ..errors import DataError
 from .smoothing import top_k
-
-
-class StreamError(ValueError):
-    """A stream that yielded no frame (one line naming the source)."""
 
 
 def latency_summary(seconds):
@@ -49,7 +46,7 @@ def run_stream(frames, preprocess, step, smoother, interval=8, k=5, class_names=
         if max_frames and n >= max_frames:
             break
     if n == 0:
-        raise StreamError(f"{source}: no frame could be read")
+        raise DataError(f"{source}: no frame could be read")
     if not interval or n % interval:
         emit(format_top(n, top, class_names))
     return {"frames": n, "top": top, "scores": np.stack(all_scores), "preprocess_s": pre_s, "model_s": model_s}

@@ -10,7 +10,7 @@ import math
 
 from paddle.optimizer.lr import LRScheduler
 
-from ..utils.config import ConfigError
+from ..errors import ConfigError
 
 SCHEDULES = ("PiecewiseDecay", "CosineAnnealingDecay")
 COMMON_KEYS = {"name", "iter_step", "warmup_epochs", "warmup_start_lr"}

@@ -8,7 +8,7 @@ multiplies the scheduled lr by it). ``trainable_summary`` lists what ends up whe
 import paddle
 from paddle.regularizer import L2Decay
 
-from ..utils.config import ConfigError
+from ..errors import ConfigError
 
 OPTIMIZERS = ("Momentum", "SGD", "AdamW")
 OPT_KEYS = {

@@ -6,7 +6,7 @@ import numpy as np
 import paddle
 
 from ..utils import dist
-from ..utils.config import ConfigError
+from ..errors import ConfigError
 from ..utils.logger import get_logger
 from ..utils.threads import resolve_cpu_threads, set_cpu_threads
 

@@ -9,7 +9,7 @@ from ..loader.bad_samples import epoch_report
 from ..metrics import build_metric
 from ..modeling import load_checkpoint
 from ..utils import dist
-from ..utils.config import ConfigError
+from ..errors import ConfigError
 from .runtime import batch_size, build_model_checked, data_api, dataset_section, setup_runtime
 
 

@@ -9,10 +9,10 @@ import paddle.nn.functional as F
 
 from ..loader.bad_samples import check_bad_fraction, epoch_report
 from ..modeling import load_pretrained
-from ..modeling.weights import CheckpointError
+from ..errors import CheckpointError
 from ..solver import build_lr, build_optimizer, build_weight_decay, lr_batch_scale, trainable_summary
 from ..utils import dist
-from ..utils.config import ConfigError
+from ..errors import ConfigError
 from ..utils.checkpoint import (atomic_save, checkpoint_prefix, find_latest, load_training_state,
                                 resolve_prefix, save_checkpoint)
 from .amp import setup_amp

@@ -3,6 +3,8 @@ import os
 
 import yaml
 
+from ..errors import ConfigError
+
 SECTIONS = ("MODEL", "DATASET", "PIPELINE", "OPTIMIZER", "METRIC", "INFERENCE")
 # top-level scalar keys and the types they accept
 TOP_LEVEL = {
@@ -20,10 +22,6 @@ MANDATORY = (
     ("MODEL.head.name", str),
     ("DATASET.batch_size", int),
 )
-
-
-class ConfigError(ValueError):
-    """A bad config: the message names the file and the key."""
 
 
 class AttrDict(dict):

@@ -2,7 +2,7 @@
 import os
 import sys
 
-from .config import ConfigError
+from ..errors import ConfigError
 
 THREAD_ENV_KEYS = ("CPU_NUM_THREADS", "OMP_NUM_THREADS")
 # importing paddle sets OMP_NUM_THREADS=1 when it is unset, so the user's setting is only

@@ -1,5 +1,5 @@
 """Registered list-file datasets and ``build_dataset`` from a PaddleVideo DATASET split config."""
-from ...utils.config import ConfigError
+from ...errors import ConfigError
 from ..registry import DATASETS
 from .base import INVALID_LABEL, BaseDataset  # noqa: F401
 from .frame import FrameDataset  # noqa: F401

@@ -3,9 +3,8 @@ import numpy as np
 import paddle
 
 from ...utils.logger import get_logger
-from ..bad_samples import (LOAD_ERRORS, BadDataLimitError, BadSampleLog, bad_fraction_message,
-                           one_line_reason)
-from ..errors import DataError
+from ...errors import BadDataLimitError, DataError, one_line
+from ..bad_samples import LOAD_ERRORS, BadSampleLog, bad_fraction_message
 from ..views import load_views as stack_views
 from .list_file import read_label_map, read_list
 
@@ -101,7 +100,7 @@ class BaseDataset(paddle.io.Dataset):
         self._bad.reset()
 
     def _record_bad(self, path, exc):
-        reason = one_line_reason(exc)
+        reason = one_line(exc)
         if reason.startswith(f"{path}: "):  # DataError messages start with the path: say it once
             reason = reason[len(path) + 2:]
         if self._bad.add(path, reason):
@@ -137,7 +136,7 @@ class BaseDataset(paddle.io.Dataset):
                 return imgs.astype(np.float32, copy=False), np.array([int(label)], dtype=np.int64)
             except LOAD_ERRORS as exc:
                 self._record_bad(entry.path, exc)
-                last_reason = one_line_reason(exc)
+                last_reason = one_line(exc)
                 current = int(rng.integers(len(self))) if rng is not None else np.random.randint(len(self))
         raise DataError(f"{self.entries[index].path}: no loadable sample after {self.num_retries} "
                         f"random replacements (last: {last_reason})")

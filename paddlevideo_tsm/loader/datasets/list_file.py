@@ -2,7 +2,7 @@
 import os
 from typing import NamedTuple, Optional
 
-from ..errors import ListFileError
+from ...errors import ListFileError
 
 
 class ListEntry(NamedTuple):

@@ -1,6 +1,6 @@
 """Build a pipeline from a PaddleVideo-style config and run its steps in order."""
-from ...utils.config import ConfigError
-from ..errors import DataError
+from ...errors import ConfigError
+from ...errors import DataError
 from ..registry import PIPELINES
 
 

@@ -11,7 +11,7 @@ import string
 import cv2
 import numpy as np
 
-from ..errors import DataError
+from ...errors import DataError
 from ..registry import PIPELINES
 
 DEFAULT_SUFFIX = "img_{:05}.jpg"
