@@ -28,6 +28,11 @@ A subclass of ``TSMBackbone`` sets or overrides:
   mixes all T frames, such as a non-local block, needs future frames). Such a backbone should
   also refuse ``shift_mode: online`` when it is built.
 
+Config arguments the tools rely on (MODEL.backbone): ``num_seg`` (export replaces it),
+``data_format``, ``pretrained``, ``shift_div`` (0 = the TSN twin), ``shift_mode`` offline|online
+(online TSM rebuilds the backbone with ``online``) and ``shift_impl``/``shift_direction`` (passed
+to every TemporalShift; the exporter reports the implementation from them).
+
 Spatial sizes: a stride s (of the stem or of a unit) maps a side v to ceil(v / s), which is what
 k x k convs with padding (k - 1) // 2, a 3x3/2 max-pool with padding 1, strided 1x1 convs and
 ceil-mode 2x2 average pools all give; online TSM computes its cache shapes from it.
