@@ -3,6 +3,7 @@ import numpy as np
 import paddle
 import pytest
 
+from paddlevideo_tsm.errors import ConfigError
 from paddlevideo_tsm.modeling import build_model
 from paddlevideo_tsm.modeling.backbones.resnet_tsm import ConvBNLayer
 from paddlevideo_tsm.modeling.ops import TemporalShift
@@ -68,6 +69,51 @@ def test_n_round_and_shift_div_zero():
     np.testing.assert_array_equal(tsn.backbone(x)[0].numpy(), tsn.backbone(x2)[0].numpy())
 
 
+@pytest.mark.parametrize("kw, sites", [
+    (dict(depth=50), [(n, "conv0") for n in ["res2a", "res2b", "res2c", "res3a", "res3b", "res3c", "res3d",
+                                             "res4a", "res4b", "res4c", "res4d", "res4e", "res4f",
+                                             "res5a", "res5b", "res5c"]]),
+    (dict(depth=18, shift_place="inplace"), [(n, "") for n in ["res2a", "res2b", "res3a", "res3b", "res4a", "res4b",
+                                                               "res5a", "res5b"]]),
+    (dict(depth=18, n_round=2), [(n, "conv0") for n in ["res2a", "res3a", "res4a", "res5a"]]),
+    (dict(depth=18, shift_div=0), [])])
+def test_shift_sites_name_the_shifted_blocks(kw, sites):
+    """The contract's shift_sites: each shifted block and the layer its shift precedes ('' = whole block)."""
+    backbone = tiny_model(num_seg=2, base_channels=4, **kw).backbone
+    assert backbone.shift_sites() == sites
+    for name, target in sites:  # the named layer exists and the block's shift is the one TemporalShift in it
+        block = getattr(backbone, name)
+        assert target == "" or isinstance(getattr(block, target), paddle.nn.Layer)
+        assert [s for s in block.sublayers() if isinstance(s, TemporalShift)] == [block.shift]
+    assert len([s for s in backbone.sublayers() if isinstance(s, TemporalShift)]) == len(sites)
+
+
+@pytest.mark.parametrize("depth, base, expected", [(18, 16, 128), (34, 8, 64), (50, 8, 256), (101, 4, 128)])
+def test_head_in_channels_default_to_backbone_out_channels(depth, base, expected):
+    """A head config without in_channels takes the backbone's out_channels (closed form: 8 or 32 x base)."""
+    cfg = model_cfg(depth=depth, base_channels=base)
+    del cfg["head"]["in_channels"]
+    m = build_model(cfg)
+    assert m.backbone.out_channels == expected
+    assert m.head.fc.weight.shape == [expected, 8]
+    m.eval()
+    assert m(paddle.randn([1, 4, 3, 32, 32])).shape == [1, 8]
+
+
+def test_head_in_channels_mismatch_is_one_config_error(tmp_path):
+    from paddlevideo_tsm.tasks.runtime import build_model_checked
+    cfg = model_cfg(depth=18, base_channels=16)
+    cfg["head"]["in_channels"] = 2048
+    msg = ("MODEL.head.in_channels is 2048 but the backbone's out_channels (MODEL.backbone: ResNetTSM) is 128; "
+           "leave MODEL.head.in_channels out to take the backbone's")
+    with pytest.raises(ConfigError) as e:
+        build_model(cfg)
+    assert str(e.value) == msg
+    with pytest.raises(ConfigError) as e:
+        build_model_checked({"MODEL": cfg, "_path": str(tmp_path / "c.yaml")})
+    assert str(e.value) == msg
+
+
 @pytest.mark.parametrize("place", ["residual", "inplace"])
 def test_block_shift_placement_matches_reference(place):
     """A bottleneck block equals the textbook formula with a numpy shift at the stated place."""
@@ -108,6 +154,18 @@ def test_partial_bn_freezes_all_but_first():
         assert bn.weight.stop_gradient and bn.weight.grad is None
     # convs still learn
     assert m.backbone.res2a.conv0._conv.weight.grad is not None
+
+
+def test_partial_bn_with_norm_eval_still_trains_the_first_bn():
+    """norm_eval keeps every statistic; partial_bn freezes the scale/shift of all BNs but the first."""
+    m = tiny_model(depth=18, num_seg=2, partial_bn=True, norm_eval=True)
+    m.train()
+    before = _bn_stats(m)
+    m(paddle.randn([2, 2, 3, 32, 32]) * 3 + 1).sum().backward()
+    assert all(np.array_equal(before[k], v) for k, v in _bn_stats(m).items())
+    bns = [l for l in m.backbone.sublayers() if isinstance(l, paddle.nn.BatchNorm2D)]
+    assert not bns[0].weight.stop_gradient and bns[0].weight.grad is not None
+    assert all(bn.weight.stop_gradient and bn.bias.stop_gradient for bn in bns[1:])
 
 
 def test_norm_eval_keeps_every_bn_statistic():

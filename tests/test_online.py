@@ -321,3 +321,146 @@ def test_predict_online_cli_errors(exported, tmp_path):
     assert r.returncode == 2 and r.stderr.strip() == f"error: {tmp_path / 'nope.avi'}: video file not found"
     r = run_cli(*common, "--input_file", "x.avi", "--smooth", "0.5", "--window", "4")
     assert r.returncode == 2 and "--smooth and --window cannot be combined" in r.stderr
+
+
+# ---- a second backbone streams by implementing the TSMBackbone contract, with no online code ----
+
+from paddlevideo_tsm.modeling.backbones import ShiftUnit, TSMBackbone  # noqa: E402
+from paddlevideo_tsm.modeling.heads import TSMHead  # noqa: E402
+from paddlevideo_tsm.modeling.ops import TemporalShift  # noqa: E402
+from paddlevideo_tsm.modeling.recognizers import Recognizer2D  # noqa: E402
+from paddlevideo_tsm.online import OnlineRecognizer  # noqa: E402
+
+
+def _conv_bn(cin, cout, k, stride, fmt, groups=1, act=True):
+    layers = [paddle.nn.Conv2D(cin, cout, k, stride, (k - 1) // 2, groups=groups, data_format=fmt),
+              paddle.nn.BatchNorm2D(cout, data_format=fmt)]
+    return paddle.nn.Sequential(*(layers + [paddle.nn.ReLU6()] if act else layers))
+
+
+class ToyInvertedResidual(ShiftUnit):
+    """MobileNetV2's unit: 1x1 expand -> 3x3 depthwise (stride) -> 1x1 project; with a shortcut
+    (stride 1, same channels) the shift sits before the expansion conv, residual place."""
+
+    def __init__(self, cin, cout, stride, fmt, make_shift):
+        short = stride == 1 and cin == cout
+        super().__init__(cin, stride, make_shift() if short else None, "expand")
+        self.short = short
+        self.expand = _conv_bn(cin, 2 * cin, 1, 1, fmt)
+        self.dw = _conv_bn(2 * cin, 2 * cin, 3, stride, fmt, groups=2 * cin)
+        self.project = _conv_bn(2 * cin, cout, 1, 1, fmt, act=False)
+
+    def forward_shifted(self, x, shifted):
+        y = self.project(self.dw(self.expand(shifted)))
+        return x + y if self.short else y
+
+
+class ToyInPlaceBlock(ShiftUnit):
+    """MobileOne's placement: the shift in place before the whole block (one conv here)."""
+
+    def __init__(self, cin, cout, stride, fmt, make_shift):
+        super().__init__(cin, stride, make_shift(), "")
+        self.conv = _conv_bn(cin, cout, 3, stride, fmt)
+
+    def forward_shifted(self, x, shifted):
+        return self.conv(shifted)
+
+
+class ToyBackbone(TSMBackbone):
+    """stem 3x3/2 -> in place 8 -> IR 8 -> IR 8->16 /2 (no shortcut, no shift) -> IR 16 -> in place 16 /2."""
+
+    stem_stride = 2
+
+    def __init__(self, num_seg, data_format="NCHW", shift_mode="online"):
+        super().__init__(num_seg, data_format)
+        def make_shift():
+            return TemporalShift(num_seg, 4, data_format, mode=shift_mode)
+        fmt = data_format
+        self.stem = _conv_bn(3, 8, 3, 2, fmt)
+        self.b0 = ToyInPlaceBlock(8, 8, 1, fmt, make_shift)
+        self.b1 = ToyInvertedResidual(8, 8, 1, fmt, make_shift)
+        self.b2 = ToyInvertedResidual(8, 16, 2, fmt, make_shift)
+        self.b3 = ToyInvertedResidual(16, 16, 1, fmt, make_shift)
+        self.b4 = ToyInPlaceBlock(16, 16, 2, fmt, make_shift)
+        self.out_channels = 16
+
+    def forward_stem(self, x):
+        return self.stem(x)
+
+    def units(self):
+        return [(n, getattr(self, n)) for n in ("b0", "b1", "b2", "b3", "b4")]
+
+
+def toy_recognizer(data_format="NCHW", backbone_cls=ToyBackbone, seed=0):
+    paddle.seed(seed)
+    model = Recognizer2D(backbone_cls(T, data_format), TSMHead(5, 16, data_format=data_format))
+    randomize_bn_stats(model, seed)
+    model.eval()
+    return model
+
+
+@pytest.mark.parametrize("data_format", ["NCHW", "NHWC"])
+def test_second_backbone_streams_through_the_contract(data_format):
+    """A MobileNetV2/MobileOne-style backbone written only against TSMBackbone: its per-frame
+    stream equals its clip-mode online forward, and its cache shapes are the ones stepped."""
+    clip = toy_recognizer(data_format)
+    frame = OnlineRecognizer(clip)
+    assert clip.backbone.shift_sites() == [("b0", ""), ("b1", "expand"), ("b3", "expand"), ("b4", "")]
+    size = (23, 30)
+    assert [s[1 if data_format == "NCHW" else 3] for s in frame.cache_shapes(2, size)] == [2, 2, 4, 4]
+    x = clip_input(2, size, data_format, seed=4)
+    out = frame(paddle.to_tensor(x[:, 0]), frame.init_caches(2, size))
+    assert [list(c.shape) for c in out[1:]] == frame.cache_shapes(2, size)
+    feats, scores = stream_features(frame, x, size)
+    ref = clip_features(clip, x)
+    assert rel_diff(feats, ref) < 1e-5
+    assert rel_diff(scores.mean(1), clip(paddle.to_tensor(x)).numpy()) < 1e-5
+    y = x.copy()
+    y[:, 1] += 1.0  # the shifts carry frame 1 into frames 2 and 3, never back into frame 0
+    other = clip_features(clip, y)
+    assert [np.array_equal(other[:, t], ref[:, t]) for t in range(T)] == [True, False, False, False]
+
+
+@pytest.fixture
+def toy_registered():
+    """ToyBackbone in the backbone registry for one test (export builds from a config)."""
+    from paddlevideo_tsm.modeling import BACKBONES
+    BACKBONES.register(ToyBackbone)
+    try:
+        yield
+    finally:
+        del BACKBONES["ToyBackbone"]
+
+
+def test_second_backbone_exports_and_streams(toy_registered, tmp_path):
+    """export_online and the predictor work for the toy backbone as for ResNetTSM (the head's
+    in_channels taken from the backbone); exported stream == dynamic stream == clip mode."""
+    cfg = {"MODEL": {"framework": "Recognizer2D", "backbone": {"name": "ToyBackbone", "num_seg": T},
+                     "head": {"name": "TSMHead", "num_classes": 5}},
+           "INFERENCE": {"target_size": 32}}
+    paddle.seed(2)
+    clip = build_model(cfg["MODEL"])
+    randomize_bn_stats(clip, 2)
+    clip.eval()
+    weights = str(tmp_path / "toy.pdparams")
+    paddle.save(clip.state_dict(), weights)
+    meta = export_online(cfg, weights, str(tmp_path), "toy")
+    assert [shape for _, shape in meta["inputs"][1:]] == [[1, 2, 16, 16], [1, 2, 16, 16], [1, 4, 8, 8], [1, 4, 8, 8]]
+    predictor = OnlinePredictor(meta["model_file"], meta["params_file"], cpu_threads=1)
+    x = clip_input(1, (32, 32), "NCHW", seed=6)
+    static = np.stack([predictor.step(x[:, t]) for t in range(T)])
+    _, dynamic = stream_features(OnlineRecognizer(clip), x, (32, 32))
+    assert rel_diff(static, dynamic[0]) < 1e-5
+    assert rel_diff(static.mean(0), clip(paddle.to_tensor(x)).numpy()[0]) < 1e-5
+
+
+def test_backbones_that_cannot_stream_are_refused():
+    class NonLocalToy(ToyBackbone):
+        online_refusal = "a non-local block mixes all T frames of a clip, future ones included"
+
+    with pytest.raises(ConfigError, match=r"^MODEL.backbone.name: NonLocalToy cannot run online \(frame by frame\): "
+                                          r"a non-local block mixes all T frames"):
+        OnlineRecognizer(toy_recognizer(backbone_cls=NonLocalToy))
+    plain = Recognizer2D(paddle.nn.Conv2D(3, 16, 3), TSMHead(5, 16))
+    with pytest.raises(ConfigError, match=r"^MODEL.backbone.name: Conv2D is not a TSMBackbone"):
+        OnlineRecognizer(plain)

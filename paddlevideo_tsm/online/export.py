@@ -84,11 +84,3 @@ def export_online(cfg, weights, out_dir, save_name, fmt="pdmodel", size=None):
         json.dump(meta, f, indent=1)
     return meta
 
-
-def describe(meta):
-    """Human-readable lines naming the exported inputs and outputs with their shapes."""
-    lines = [f"online TSM per-frame model: {meta['model_file']} ({meta['data_format']}, "
-             f"{len(meta['inputs']) - 1} caches)"]
-    lines += [f"  input  {name}: {shape}" for name, shape in meta["inputs"]]
-    lines += [f"  output {i}: {name} {shape}" for i, (name, shape) in enumerate(meta["outputs"])]
-    return lines

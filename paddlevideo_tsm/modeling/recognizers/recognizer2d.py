@@ -15,7 +15,7 @@ class Recognizer2D(nn.Layer):
 
     @property
     def data_format(self):
-        return getattr(self.backbone, "data_format", "NCHW")
+        return self.backbone.data_format
 
     def forward(self, imgs):
         num_seg = imgs.shape[1]
