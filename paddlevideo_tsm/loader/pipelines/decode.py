@@ -36,13 +36,9 @@ def warn(results, text):
         get_logger().warning(text)
 
 
-def declared_frames(path):
-    """Frame count that the header of video ``path`` declares, as OpenCV reads it (0 when unknown)."""
-    cap = cv2.VideoCapture(path)
-    try:
-        n = cap.get(cv2.CAP_PROP_FRAME_COUNT) if cap.isOpened() else 0
-    finally:
-        cap.release()
+def declared_frames(cap):
+    """Frame count that a video's header declares, from its open cv2.VideoCapture (0 when unknown)."""
+    n = cap.get(cv2.CAP_PROP_FRAME_COUNT) if cap.isOpened() else 0
     return int(n) if 0 < n < 2 ** 31 else 0
 
 
@@ -76,7 +72,7 @@ class Cv2VideoReader:
         self._cap = cv2.VideoCapture(path)
         if not self._cap.isOpened():
             raise DataError(f"{path}: cannot open video (OpenCV)")
-        self._len = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self._len = declared_frames(self._cap)
         self._pos = 0
 
     def __len__(self):
@@ -153,7 +149,10 @@ class VideoDecoder:
                 reader.close()
             raise DataError(f"{path}: video has no readable frames")
         if self.backend == "decord":
-            note = damaged_video_note(path, declared_frames(path), n)
+            cap = cv2.VideoCapture(path)  # decord counts the decodable frames; the header's count is OpenCV's
+            declared = declared_frames(cap)
+            cap.release()
+            note = damaged_video_note(path, declared, n)
             if note:
                 warn(results, f"{note}; using those {n}")
         results["frames"] = reader
