@@ -9,7 +9,7 @@ import re
 import string
 from typing import NamedTuple
 
-from .errors import DataError
+from .errors import ConfigError, DataError
 
 FRAME_TEMPLATE = "img_{:05}.jpg"  # PaddleVideo's frame file names, numbered from 1
 VIDEO_EXTS = ("avi", "mp4", "mkv", "webm", "mov", "mpeg", "mpg", "flv", "m4v", "wmv", "3gp")
@@ -45,12 +45,27 @@ def kind_of_path(path):
     return "video" if os.path.isfile(path) else None
 
 
-def decode_step(kind, configured=None):
-    """The decode step for inputs of ``kind``: ``configured`` (a PIPELINE decode mapping) when it
-    names that kind's decoder, else the kind's decoder with its defaults."""
+def _step_name(entry):
+    """The step name of a pipeline entry in either form, {name: X, ...} or {X: kwargs}; else None."""
+    if not isinstance(entry, dict):
+        return None
+    if "name" in entry:
+        return entry["name"]
+    return next(iter(entry)) if len(entry) == 1 else None
+
+
+def decode_step(kind, configured=None, where=None):
+    """The decode step for inputs of ``kind``, for training and prediction alike: ``configured`` (a
+    PIPELINE decode mapping) when it names that kind's decoder. When it names another kind's
+    decoder: with ``where`` (training, whose DATASET format fixes the kind) a ConfigError naming
+    ``where``; without (prediction, where each input's kind is found on disk) the kind's decoder
+    with its defaults. A decoder of no listed kind is kept as it is."""
     decoder = MEDIA_KINDS[kind].decoder
-    if isinstance(configured, dict) and configured.get("name") == decoder:
+    name = _step_name(configured)
+    if name == decoder or (name is not None and name not in {k.decoder for k in MEDIA_KINDS.values()}):
         return dict(configured)
+    if where is not None and name is not None:
+        raise ConfigError(f"{where}: {name} does not read {kind}s; use {decoder}")
     return {"name": decoder}
 
 
