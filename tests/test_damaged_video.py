@@ -1,7 +1,6 @@
 """A video that decodes only in part (an AVI cut at half its bytes) is warned about, naming the file
 and both frame counts, in decoding, training (once per file per run), testing, prediction and streaming."""
 import itertools
-import logging
 
 import numpy as np
 import pytest
@@ -20,24 +19,6 @@ def _pipeline_cfg(backend="decord", valid=True):
             "sample": {"name": "Sampler", "num_seg": 4, "seg_len": 1, "valid_mode": valid},
             "transform": [{"Scale": {"short_size": 16}}, {"CenterCrop": {"target_size": 16}},
                           {"Image2Array": None}]}
-
-
-class Warnings(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def warnings_seen():
-    handler = Warnings()
-    logger = logging.getLogger("paddlevideo_tsm")
-    logger.addHandler(handler)
-    yield handler.lines
-    logger.removeHandler(handler)
 
 
 @pytest.fixture
