@@ -43,16 +43,17 @@ def read_label_map(path):
 def read_list(path, kind, data_prefix=None, class_names=None, num_classes=None):
     """Parse list file ``path`` of ``kind`` 'frame' or 'video' -> list of ListEntry.
 
-    Raises ListFileError('file:line: reason') on malformed lines, non-integer fields,
-    labels outside [0, num_classes) and on an empty list. Paths may contain spaces: the
-    numeric fields are taken from the right.
+    Raises ListFileError('file:line: reason') on malformed lines, non-integer fields, labels
+    outside [0, num_classes) (the model's; else the label map's size) and on an empty list.
+    Paths may contain spaces: the numeric fields are taken from the right.
     """
     if kind not in ("frame", "video"):
         raise ValueError(f"list kind must be 'frame' or 'video', got {kind!r}")
     if not os.path.isfile(path):
         raise ListFileError(f"{path}: list file not found")
+    bound = f"num_classes {num_classes}"
     if num_classes is None and class_names is not None:
-        num_classes = len(class_names)
+        num_classes, bound = len(class_names), f"the label map's {len(class_names)} classes"
     name_to_index = {n: i for i, n in enumerate(class_names or [])}
     n_fields = 3 if kind == "frame" else 2
     layout = "frame_dir num_frames label" if kind == "frame" else "video_path label"
@@ -66,7 +67,7 @@ def read_list(path, kind, data_prefix=None, class_names=None, num_classes=None):
             fields = text.rsplit(maxsplit=n_fields - 1)
             if len(fields) != n_fields:
                 raise ListFileError(f"{where}: expected '{layout}', got {text!r}")
-            label = _parse_label(fields[-1], name_to_index, num_classes, where)
+            label = _parse_label(fields[-1], name_to_index, num_classes, bound, where)
             frames_len = None
             if kind == "frame":
                 if not _is_int(fields[1]):
@@ -82,7 +83,7 @@ def read_list(path, kind, data_prefix=None, class_names=None, num_classes=None):
     return entries
 
 
-def _parse_label(token, name_to_index, num_classes, where):
+def _parse_label(token, name_to_index, num_classes, bound, where):
     if _is_int(token):
         label = int(token)
     elif token in name_to_index:
@@ -90,9 +91,10 @@ def _parse_label(token, name_to_index, num_classes, where):
     else:
         hint = " nor a class name of the label map" if name_to_index else ""
         raise ListFileError(f"{where}: label {token!r} is not an integer{hint}")
-    if label < 0 or (num_classes is not None and label >= num_classes):
-        bound = f"[0, {num_classes})" if num_classes is not None else ">= 0"
-        raise ListFileError(f"{where}: label {label} outside {bound}")
+    if label < 0:
+        raise ListFileError(f"{where}: label {label} < 0")
+    if num_classes is not None and label >= num_classes:
+        raise ListFileError(f"{where}: label {label} >= {bound}")
     return label
 
 
