@@ -165,13 +165,13 @@ PIPELINE:
         decode:
             name: "VideoDecoder"
             backend: "decord"
-        sample:
+        sample: &eval_sample   # (PaddleVideo writes the test split out in full; same keys)
             name: "Sampler"
             num_seg: 8
             seg_len: 1
             valid_mode: True
             select_left: True
-        transform:
+        transform: &eval_transform
             - Scale:
                 short_size: 256
                 fixed_ratio: False
@@ -179,31 +179,12 @@ PIPELINE:
                 target_size: 224
             - Image2Array:
                 transpose: False
-            - Normalization:
-                mean: [0.485, 0.456, 0.406]
-                std: [0.229, 0.224, 0.225]
-                tensor_shape: [1, 1, 3]
+            - Normalization: {mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], tensor_shape: [1, 1, 3]}
     test:
         decode:
             name: "FrameDecoder"
-        sample:
-            name: "Sampler"
-            num_seg: 8
-            seg_len: 1
-            valid_mode: True
-            select_left: True
-        transform:
-            - Scale:
-                short_size: 256
-                fixed_ratio: False
-            - CenterCrop:
-                target_size: 224
-            - Image2Array:
-                transpose: False
-            - Normalization:
-                mean: [0.485, 0.456, 0.406]
-                std: [0.229, 0.224, 0.225]
-                tensor_shape: [1, 1, 3]
+        sample: *eval_sample
+        transform: *eval_transform
 OPTIMIZER:
     name: 'Momentum'
     momentum: 0.9
