@@ -58,14 +58,13 @@ def check_clip_lengths(cfg, source=None):
     INFERENCE.num_seg equal MODEL.backbone.num_seg (or the backbone's default): its temporal shift
     is built for that length, and other clips would mix frames of different clips."""
     backbone = cfg["MODEL"]["backbone"]
-    expected, named = backbone.get("num_seg"), "MODEL.backbone.num_seg"
+    expected = backbone.get("num_seg")
+    named = f"MODEL.backbone.num_seg is {expected}"
     if expected is None:
         expected = signature_default(BACKBONES, backbone["name"], "num_seg")
-        named = f"MODEL.backbone.num_seg is {expected} ({backbone['name']}'s default)"
         if expected is None:  # a backbone without a fixed clip length
             return
-    else:
-        named = f"{named} is {expected}"
+        named = f"MODEL.backbone.num_seg is {expected} ({backbone['name']}'s default)"
     prefix = f"{source}: " if source else ""
     clips = []
     for split in SPLITS:
