@@ -39,13 +39,16 @@ def run(args):
         raise ConfigError("--test needs the weights to test: -w PATH.pdparams")
     if args.save_results and not args.test:
         raise ConfigError("--save_results only applies with --test")
-    from paddlevideo_tsm.utils.config import get_config
+    from paddlevideo_tsm.config import get_config
     cfg = get_config(args.config, overrides=args.override)
     if args.test:
         from paddlevideo_tsm.tasks import test_model
         test_model(cfg, args.weights, save_results=args.save_results, seed=args.seed)
         return 0
     from paddlevideo_tsm.tasks import test_model, train_model
+    if cfg.get("test_after_train"):
+        from paddlevideo_tsm.tasks.runtime import check_split_list
+        check_split_list(cfg, "test")  # the list tested at the end: its errors now, not after training
     result = train_model(cfg, weights=args.weights, validate=args.validate, amp=args.amp,
                          amp_level=args.amp_level, max_iters=args.max_iters, output=args.output,
                          resume=args.resume, use_visualdl=args.use_visualdl, seed=args.seed)

@@ -96,7 +96,7 @@ def test_multicrop_test_run_and_saved_scores(trained):
 
     from paddlevideo_tsm.loader.datasets import build_dataset
     from paddlevideo_tsm.modeling import build_model, load_checkpoint
-    from paddlevideo_tsm.utils.config import get_config
+    from paddlevideo_tsm.config import get_config
     cfg = get_config(trained["cfg"], ["PIPELINE.test.transform.1={ThreeCrop: {target_size: 32}}"])
     ds = build_dataset(cfg.DATASET.test, cfg.PIPELINE.test, test_mode=True, num_clips=2)
     views, label, _ = ds[rows[3]["index"]]
@@ -135,7 +135,7 @@ def small_cfg(trained, tmp_path):
     (["-o", "DATASET.train.file_path=/no/such.list"], "/no/such.list"),
     (["--test", "-w", "/no/such.pdparams"], "/no/such.pdparams: weights file not found"),
     (["--resume", "/no/run_epoch_00001.pdparams"], "/no/run_epoch_00001.pdstate"),
-    (["-o", "MODEL.backbone.name=ResNetX"], "MODEL: unknown backbone 'ResNetX'; registered backbones: ResNetTSM"),
+    (["-o", "MODEL.backbone.name=ResNetX"], "MODEL.backbone.name: unknown backbone 'ResNetX'; registered backbones:"),
     (["-o", "OPTIMIZER.learning_rate.name=StepDecay"], "OPTIMIZER.learning_rate.name: unknown schedule"),
 ])
 def test_user_errors_are_one_line_exit_2(small_cfg, args, needle, capsys):

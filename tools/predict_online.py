@@ -76,7 +76,7 @@ def run(args):
     from paddlevideo_tsm.online.preprocess import FramePreprocessor
     from paddlevideo_tsm.online.runner import latency_summary, run_stream
     from paddlevideo_tsm.online.smoothing import ScoreSmoother
-    from paddlevideo_tsm.utils.config import get_config
+    from paddlevideo_tsm.config import get_config
 
     problems = _check_args(args)
     if problems:

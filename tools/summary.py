@@ -19,16 +19,14 @@ from paddlevideo_tsm.errors import run_cli  # noqa: E402
 def summarize(cfg):
     """cfg -> dict(params, macs, input_shape) for one clip at the INFERENCE size."""
     import paddle
+    from paddlevideo_tsm.inference.settings import inference_settings, input_shape
     from paddlevideo_tsm.modeling import build_model
 
     model_cfg = cfg.MODEL
     model_cfg.backbone.pretrained = None
     model = build_model(model_cfg)
     model.eval()
-    inf = cfg.get("INFERENCE") or {}
-    num_seg = inf.get("num_seg", model_cfg.backbone.get("num_seg", 8))
-    size = inf.get("target_size", 224)
-    shape = [1, num_seg, 3, size, size] if model.data_format == "NCHW" else [1, num_seg, size, size, 3]
+    shape = input_shape(*inference_settings(cfg), batch_size=1)
     params = sum(int(p.size) for p in model.parameters() if not p.stop_gradient)
     with contextlib.redirect_stdout(io.StringIO()):
         macs = paddle.flops(model, shape, print_detail=False)
@@ -42,7 +40,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     def body():
-        from paddlevideo_tsm.utils import get_config
+        from paddlevideo_tsm.config import get_config
         cfg = get_config(args.config, args.override)
         s = summarize(cfg)
         print(f"model: {cfg.model_name} ({cfg.MODEL.backbone.name} depth {cfg.MODEL.backbone.get('depth', 50)}, "

@@ -170,7 +170,7 @@ def _table(results, threads_list, batches):
 
 
 def run(args):
-    from ..utils.config import get_config
+    from ..config import get_config
     from ..utils.threads import available_cores
 
     if args.config:

@@ -50,7 +50,7 @@ def _online_files(meta, out_dir, save_name):
 
 def run(args):
     """Export per ``args``; prints the files and the input shape; returns the exit code."""
-    from ..utils.config import get_config
+    from ..config import get_config
     from .export import export_from_config
     from .model_file import params_file_for
 

@@ -156,7 +156,7 @@ class _Run:
 
 def run(args):
     """Predict every input of ``args``; returns the exit code (0 ok, 1 some input failed, 2 setup error)."""
-    from ..utils.config import get_config
+    from ..config import get_config
     from .export import inference_settings, input_shape
     from .inputs import expand_inputs
     from .preprocess import Preprocessor, num_test_clips, views_per_video
