@@ -10,7 +10,7 @@ from paddlevideo_tsm.errors import InferenceError
 from paddlevideo_tsm.inference.inputs import expand_inputs
 from paddlevideo_tsm.inference.postprocess import softmax, top_k, video_probabilities
 from paddlevideo_tsm.inference.predictor import check_input_shape, run_batched
-from paddlevideo_tsm.inference.predict_cli import str2bool
+from paddlevideo_tsm.cli_args import str2bool
 
 HAVE_MEDIA = (VIDEOS / "example.avi").is_file() and RAWFRAMES.is_dir()
 needs_media = pytest.mark.skipif(not HAVE_MEDIA, reason=f"shared media not found in {SHARED_DATA}")
@@ -156,16 +156,17 @@ def test_postprocess_matches_closed_form():
 class _FixedBatchModel:
     """A fake predictor with a fixed batch 4: row scores = [sum, max] of the row; counts its runs."""
 
-    input_shape = [4, 2, 3]
+    input_shapes = [[4, 2, 3]]
 
     def __init__(self):
         self.batches = []
 
-    def run(self, x):
+    def run(self, inputs):
+        (x,) = inputs
         assert x.shape[0] == 4
         self.batches.append(x.shape[0])
         flat = x.reshape(len(x), -1)
-        return np.stack([flat.sum(1), flat.max(1)], axis=1)
+        return [np.stack([flat.sum(1), flat.max(1)], axis=1)]
 
 
 def test_run_batched_pads_fixed_batch():
