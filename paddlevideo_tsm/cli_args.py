@@ -54,6 +54,28 @@ def float_in(low, high):
     return parse
 
 
+def comma_list(item=str, choices=None):
+    """argparse type: 'a,b,c' -> [item(a), item(b), item(c)], each one of ``choices`` when given."""
+    def parse(text):
+        values = []
+        for part in (p.strip() for p in str(text).split(",")):
+            if not part:
+                continue
+            try:
+                value = item(part)
+            except argparse.ArgumentTypeError:
+                raise
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"bad item {part!r}") from None
+            if choices is not None and value not in choices:
+                raise argparse.ArgumentTypeError(f"unknown {part!r}; known: {', '.join(map(str, choices))}")
+            values.append(value)
+        if not values:
+            raise argparse.ArgumentTypeError("expected a comma-separated list, got nothing")
+        return values
+    return parse
+
+
 def add_bool_arg(parser, flag, default, help=None):
     """A PaddleVideo-style switch: ``--flag True|False``, a bare ``--flag`` meaning True."""
     parser.add_argument(flag, type=str2bool, nargs="?", const=True, default=default, metavar="True|False",
@@ -91,7 +113,9 @@ def add_model_file_args(parser, required=False):
     parser.add_argument("--params_file", help="NAME.pdiparams (default: next to --model_file)")
 
 
-def add_class_args(parser, top_k=1):
-    """``--top_k K`` and ``--label_map FILE`` (class names, 'index name' or 'name' per line)."""
+def add_class_args(parser, top_k=1, label_map_default="none"):
+    """``--top_k K`` and ``--label_map FILE`` (class names, 'index name' or 'name' per line, one
+    per class of the model); ``label_map_default`` says in the help what is used without it."""
     parser.add_argument("--top_k", type=int_at_least(1), default=top_k, help=f"classes to show (default {top_k})")
-    parser.add_argument("--label_map", default=None, help="class names, 'index name' per line")
+    parser.add_argument("--label_map", default=None,
+                        help=f"class names, 'index name' per line, one per model class (default: {label_map_default})")

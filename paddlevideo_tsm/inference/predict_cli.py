@@ -29,7 +29,7 @@ def add_arguments(parser):
     a("--gpu_mem", type=cli_args.int_at_least(1), default=8000, help="initial GPU memory in MB")
     a("--batch_size", type=cli_args.int_at_least(1), default=1, help="videos per predictor run")
     cli_args.add_cpu_args(parser)
-    cli_args.add_class_args(parser, top_k=1)
+    cli_args.add_class_args(parser, top_k=1, label_map_default="data/k400/label_list.txt for 400 classes")
     a("--output", default=None, help="write one JSON line per predicted input to this file")
     cli_args.add_bool_arg(parser, "--enable_benchmark", False, "print per-stage median times")
     return parser
