@@ -50,6 +50,7 @@ class OnlinePredictor:
         shapes = meta["inputs"]
         if sorted(shapes) != sorted(names):
             raise InferenceError(f"{model_file}: inputs {names} do not match its .online.json {sorted(shapes)}")
+        self.model_file = model_file
         self.frame_shape = shapes["frame"]
         self.num_classes = self.engine.num_classes or meta.get("num_classes")
         # engine inputs in its order: the frame, then each cache; outputs: scores, then the new
@@ -67,7 +68,8 @@ class OnlinePredictor:
         """Run one frame (float32, shape ``frame_shape``); return its scores [K] and keep the caches."""
         frame = np.ascontiguousarray(frame, dtype="float32")
         if list(frame.shape) != self.frame_shape:
-            raise ValueError(f"frame shape {list(frame.shape)} does not match the model input {self.frame_shape}")
+            raise InferenceError(f"{self.model_file}: frame shape {list(frame.shape)} does not match the model "
+                                 f"input {self.frame_shape}; preprocess with the config the model was exported from")
         inputs = [None] * (1 + len(self.caches))
         inputs[self._frame_at] = frame
         for at, cache in zip(self._cache_at, self.caches):
