@@ -13,8 +13,8 @@ TOOLS = ("predict.py", "predict_online.py")
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    """Tiny exports with random weights: {'root', 'cfg', 'offline' (8 classes), 'online' (8 classes),
-    'five' (offline, 5 classes)} (model file paths)."""
+    """Tiny exports with random weights: {'root', 'cfg', 'offline' (8 classes), 'json' (the same, PIR
+    .json), 'online' (8 classes), 'five' (offline, 5 classes)} (model file paths)."""
     from paddlevideo_tsm.inference import export_cli
 
     root = tmp_path_factory.mktemp("deploy_checks")
@@ -27,7 +27,11 @@ def models(tmp_path_factory):
         weights = save_random_weights(root / f"{name}.pdparams", cfg)
         assert export_cli.main(["-c", cfg_path, "-p", weights, "-o", str(root / name)] + flags) == 0
         out[name] = str(root / name / "tinytsm.pdmodel")
-    out["cfg"] = str(root / "offline.yaml")
+    cfg_path = str(root / "offline.yaml")
+    assert export_cli.main(["-c", cfg_path, "-p", str(root / "offline.pdparams"), "-o", str(root / "json"),
+                            "--format", "json"]) == 0
+    out["json"] = str(root / "json" / "tinytsm.json")
+    out["cfg"] = cfg_path
     return out
 
 
@@ -89,14 +93,14 @@ def test_damaged_model_file(models, capsys, tool, name, content, reason):
 
 
 @pytest.mark.parametrize("tool,other", [("predict.py", "five"), ("predict.py", "twice"),
-                                        ("predict_online.py", "five")])
+                                        ("predict_online.py", "five"), ("predict.py", "json")])
 def test_params_of_another_model(models, capsys, tool, other):
     # Paddle loaded them without a word and failed inside a kernel ('could not reshape a memory
     # descriptor') or with a traceback; now both files are named in one line
-    model_file = model_of(tool, models)
+    model_file = models["json"] if other == "json" else model_of(tool, models)
     params = models["five"][: -len(".pdmodel")] + ".pdiparams"  # a 5-class export's, for 8 classes
     if other == "twice":  # a params file of a bigger network: here the 8-class tensors twice over
-        own = open(model_file[: -len(".pdmodel")] + ".pdiparams", "rb").read()
+        own = open(model_file.rsplit(".", 1)[0] + ".pdiparams", "rb").read()
         params = str(models["root"] / "twice.pdiparams")
         open(params, "wb").write(own + own)
     code, _, err = call_tool(tool, tool_args(tool, models, model_file, params_file=params), capsys)
@@ -125,15 +129,19 @@ def test_damaged_params_file(models, capsys):
     assert error_lines(err) == [f"error: {info}: not a Paddle parameters file, or damaged (tensor 1 unreadable)"]
 
 
-def test_params_shapes_read_from_the_file_match_the_weights(models):
+@pytest.mark.parametrize("kind", ["offline", "json"])
+def test_params_shapes_read_from_the_file_match_the_weights(models, kind):
     # the header reader against the weights that were exported (shapes by sorted parameter name)
+    import paddle
     from paddlevideo_tsm.inference.model_file import read_params_shapes, read_program
 
-    program = read_program(models["offline"])
-    shapes = read_params_shapes(models["offline"][: -len(".pdmodel")] + ".pdiparams")
-    assert shapes == [shape for _, shape in program.params]
-    assert sorted(map(tuple, shapes)) == sorted(
-        tuple(v.shape) for v in __import__("paddle").load(str(models["root"] / "offline.pdparams")).values())
+    program = read_program(models[kind])
+    shapes = read_params_shapes(models[kind].rsplit(".", 1)[0] + ".pdiparams")
+    assert len(shapes) == 102 and shapes == [shape for _, shape in program.params]
+    weights = paddle.load(str(models["root"] / "offline.pdparams"))
+    assert sorted(map(tuple, shapes)) == sorted(tuple(v.shape) for v in weights.values())
+    assert program.inputs == [("data_batch_0", [1, 8, 3, 64, 64])]
+    assert [shape for _, shape in program.outputs] == [[1, NUM_CLASSES]]
 
 
 @pytest.mark.parametrize("tool", TOOLS)

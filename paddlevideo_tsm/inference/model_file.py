@@ -178,10 +178,12 @@ def read_params_shapes(params_file):
 
 def check_params_fit(program, model_file, params_file):
     """InferenceError naming both files unless ``params_file`` holds the program's parameters."""
+    want = program.params
+    if not want:  # no parameter recognised: a program format this reader does not know, not checked
+        return
     shapes = read_params_shapes(params_file)
     if shapes is None:
         return
-    want = program.params
     if len(shapes) != len(want):
         raise InferenceError(f"{params_file}: holds {len(shapes)} tensors but the model {model_file} has "
                              f"{len(want)} parameters: the two files come from different exports")
