@@ -10,13 +10,12 @@ import sys
 
 # before anything imports paddle, which overwrites an unset OMP_NUM_THREADS with 1
 import paddlevideo_tsm.utils.threads  # noqa: F401
+from paddlevideo_tsm import cli_args
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-c", "--config", required=True, help="YAML config file")
-    p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
-                   help="set a config key, e.g. -o MODEL.head.num_classes=101 (repeatable)")
+    p = cli_args.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cli_args.add_config_args(p)
     p.add_argument("--validate", action="store_true", help="validate every val_interval epochs")
     p.add_argument("--test", action="store_true", help="test the weights given by -w on DATASET.test")
     p.add_argument("-w", "--weights", help="weights to test, or to initialise training from")

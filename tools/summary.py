@@ -13,6 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from paddlevideo_tsm import cli_args  # noqa: E402
 from paddlevideo_tsm.errors import run_cli  # noqa: E402
 
 
@@ -34,9 +35,8 @@ def summarize(cfg):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-c", "--config", required=True)
-    parser.add_argument("-o", "--override", action="append", default=[])
+    parser = cli_args.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cli_args.add_config_args(parser)
     args = parser.parse_args(argv)
 
     def body():

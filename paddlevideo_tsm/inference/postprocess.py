@@ -1,6 +1,8 @@
 """Scores -> class probabilities: average over views, softmax, top-k, class names."""
 import numpy as np
 
+from ..errors import InferenceError
+
 
 def average_views(scores):
     """Per-view scores [N, V, K] (or [V, K] for one video) -> [N, K] (or [K]): mean over V."""
@@ -34,3 +36,15 @@ def class_name(names, class_id):
     if names is None or class_id >= len(names):
         return None
     return names[class_id]
+
+
+def read_class_names(path, num_classes, model_file):
+    """Label map ``path`` -> its class names, one per class of the model (``num_classes``; None =
+    unknown, not checked). InferenceError naming the file and both counts when they differ."""
+    from ..loader.datasets.list_file import read_label_map
+
+    names = read_label_map(path)
+    if num_classes is not None and len(names) != num_classes:
+        raise InferenceError(f"{path}: {len(names)} class names, but the model {model_file} has "
+                             f"{num_classes} classes; use the label map the model was trained with")
+    return names
