@@ -191,8 +191,6 @@ def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level,
     save_interval = int(cfg.get("save_interval", 1))
     val_interval = int(cfg.get("val_interval", 1))
     resume_prefix, run_id = choose_resume(resume, out_dir, name, logger)
-    if dist.is_main():
-        write_run_id(out_dir, run_id, name)
 
     model = build_model_checked(cfg)
     if weights:
@@ -241,6 +239,8 @@ def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level,
         where = f"epoch {start_epoch}" + (f" after its iteration {skip}" if skip else "")
         logger.info(f"resumed from {resume_prefix} (run {run_id}); continuing at {where}")
 
+    if dist.is_main():
+        write_run_id(out_dir, run_id, name)
     step = train_step_fn(model, world)
     vdl = VdlWriter(os.path.join(out_dir, "vdl"), use_visualdl or bool(cfg.get("use_visualdl")))
     total_iters = iters_per_epoch * (epochs - start_epoch + 1) - skip
