@@ -6,6 +6,7 @@ trains it holds ``train.lock`` (an flock, so the kernel drops it when the proces
 names the PID). Temporary files of a killed save (``.<name>.tmp<PID>``) whose PID no longer runs
 are removed at the next start.
 """
+import contextlib
 import fcntl
 import glob
 import json
@@ -103,6 +104,20 @@ class OutputLock:
                 pass
             os.close(self.fd)
             self.fd = None
+
+
+@contextlib.contextmanager
+def claim_output(out_dir, logger):
+    """Hold ``out_dir`` for a training run: probe it for writing, lock it for the ``with`` block, and
+    remove the temporary files its killed runs left (logged)."""
+    probe_folder(out_dir)
+    with OutputLock(out_dir) as lock:
+        if lock.stale_pid:
+            logger.warning(f"{lock.path}: taken over from PID {lock.stale_pid}, which no longer runs")
+        removed = remove_stale_temp_files(out_dir)
+        if removed:
+            logger.info(f"removed {len(removed)} temporary files of killed runs from {out_dir}: {', '.join(removed)}")
+        yield
 
 
 def new_run_id():

@@ -1,4 +1,5 @@
 """The training loop: epochs of iterations, logging, validation, checkpoints, resume, VisualDL."""
+import contextlib
 import datetime
 import os
 import time
@@ -16,8 +17,8 @@ from .amp import setup_amp
 from .checkpoint import (checkpoint_prefix, find_latest, load_training_state, read_training_state,
                          remove_cut_checkpoints_before, resolve_prefix, save_checkpoint, save_or_fail,
                          write_training_state)
-from .run_folder import (RUN_FILE, OutputLock, check_free_space, new_run_id, probe_folder, read_run_id,
-                         refuse_foreign_results, remove_stale_temp_files, write_run_id)
+from .run_folder import (RUN_FILE, check_free_space, claim_output, new_run_id, read_run_id,
+                         refuse_foreign_results, write_run_id)
 from .runtime import (batch_size, build_model_checked, data_api, dataset_section, output_dir, require,
                       setup_runtime)
 
@@ -165,26 +166,18 @@ def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", ma
     """Train ``cfg``'s model; returns {'best_top1', 'epochs_run', 'iters', 'output', 'model',
     'best_weights', 'last_weights'} (the weights are .pdparams paths, None when not written).
 
-    The output folder is checked for writing and locked (rank 0) before anything else is built.
+    The output folder is checked for writing and held (rank 0) before anything else is built.
     """
     logger, world, rank, seed = setup_runtime(cfg, seed)
     out_dir = output_dir(cfg, output)
-    if not dist.is_main():
-        return _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level, max_iters,
-                      resume, use_visualdl, gpu_available)
-    probe_folder(out_dir)
-    with OutputLock(out_dir) as lock:
-        if lock.stale_pid:
-            logger.warning(f"{lock.path}: taken over from PID {lock.stale_pid}, which no longer runs")
-        removed = remove_stale_temp_files(out_dir)
-        if removed:
-            logger.info(f"removed {len(removed)} temporary files of killed runs from {out_dir}: {', '.join(removed)}")
+    with claim_output(out_dir, logger) if dist.is_main() else contextlib.nullcontext():
         return _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level, max_iters,
                       resume, use_visualdl, gpu_available)
 
 
 def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level, max_iters, resume,
            use_visualdl, gpu_available):
+    """train_model's work once the output folder is held (arguments as train_model's)."""
     name = cfg["model_name"]
     epochs = int(cfg.get("epochs", 1))
     log_interval = int(cfg.get("log_interval", 10))
