@@ -24,7 +24,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, help="random seed (overrides the config's seed)")
     p.add_argument("--resume", metavar="PATH|auto",
                    help="continue training from a checkpoint (prefix or file), or 'auto' = the latest in --output")
-    p.add_argument("--max_iters", type=int, help="stop training after this many iterations (smoke runs)")
+    p.add_argument("--max_iters", type=int,
+                   help="stop training after this many iterations (saved where it stopped; --resume continues)")
     p.add_argument("--output", help="output folder (default output/<model_name>)")
     p.add_argument("--use_visualdl", action="store_true", help="write VisualDL scalars to <output>/vdl")
     p.add_argument("--save_results", metavar="FILE", help="--test: write per-video scores as JSON lines")

@@ -77,8 +77,8 @@ def demo_run(tmp_path_factory):
 def test_training_writes_checkpoints_and_logs_three_iterations(demo_run):
     out, log = demo_run["out"], demo_run["train"].stdout + demo_run["train"].stderr
     assert demo_run["best"].is_file()
-    for ext in (".pdparams", ".pdopt", ".pdstate"):
-        assert (out / f"{NAME}_epoch_00001{ext}").is_file()
+    for ext in (".pdparams", ".pdopt", ".pdstate"):  # stopped inside epoch 1 (4 iterations): not saved as complete
+        assert (out / f"{NAME}_epoch_00001_iter_00003{ext}").is_file()
     iters = [int(m) for m in re.findall(r"train iter:(\d+)/", log)]
     assert iters == [1, 2, 3], log[-2000:]
     assert "training done: 1 epochs, 3 iterations" in log

@@ -2,20 +2,13 @@
 import numpy as np
 
 from ..errors import InferenceError
+from ..metrics.scores import softmax, topk_indices
 
 
 def average_views(scores):
     """Per-view scores [N, V, K] (or [V, K] for one video) -> [N, K] (or [K]): mean over V."""
     scores = np.asarray(scores, dtype=np.float64)
     return scores.mean(axis=-2)
-
-
-def softmax(scores, axis=-1):
-    """Numerically stable softmax of ``scores`` along ``axis``; same shape, float64."""
-    z = np.asarray(scores, dtype=np.float64)
-    z = z - z.max(axis=axis, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=axis, keepdims=True)
 
 
 def video_probabilities(view_scores):
@@ -26,8 +19,7 @@ def video_probabilities(view_scores):
 def top_k(probs, k):
     """probs [K] -> (class ids [min(k, K)] by falling probability, their probabilities); ties by id."""
     probs = np.asarray(probs)
-    k = max(1, min(int(k), probs.shape[-1]))
-    order = np.argsort(-probs, kind="stable")[:k]
+    order = topk_indices(probs, max(1, int(k)))
     return order.astype(int).tolist(), probs[order].astype(float).tolist()
 
 
