@@ -145,7 +145,7 @@ def test_disk_full_at_a_save_is_one_line_and_keeps_the_last_checkpoint(cfg, moun
     from paddlevideo_tsm.tasks.checkpoint import find_latest, load_training_state
     from paddlevideo_tsm.modeling import build_model
     from paddlevideo_tsm.solver import build_optimizer
-    from paddlevideo_tsm.utils.config import get_config
+    from paddlevideo_tsm.config import get_config
     c = get_config(cfg["path"])
     model = build_model(c.MODEL)
     opt = build_optimizer(c.OPTIMIZER, 0.1, model.parameters())
@@ -157,7 +157,7 @@ def test_disk_full_at_a_save_is_one_line_and_keeps_the_last_checkpoint(cfg, moun
 def test_unwritable_save_results_found_before_testing(cfg, mounted, tmp_path, capsys):
     weights = tmp_path / "w.pdparams"
     from paddlevideo_tsm.modeling import build_model
-    from paddlevideo_tsm.utils.config import get_config
+    from paddlevideo_tsm.config import get_config
     paddle.save(build_model(get_config(cfg["path"]).MODEL).state_dict(), str(weights))
     ro = mounted("1m", readonly=True)
     assert main("-c", cfg["path"], "--test", "-w", weights, "--save_results", ro / "s.jsonl") == 2
