@@ -9,7 +9,7 @@ from ..errors import ConfigError
 from ..utils import dist
 from ..utils.config_schema import Value, signature_default
 from ..utils.logger import get_logger
-from ..utils.threads import resolve_cpu_threads, set_cpu_threads
+from ..utils.threads import MKL_NOTE, resolve_cpu_threads, set_cpu_threads
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # The top-level keys of a config: what each takes (null = the default). Consumed here, in
@@ -59,7 +59,7 @@ def setup_runtime(cfg, seed=None):
     if not paddle.device.get_device().startswith("gpu"):
         threads, source = resolve_cpu_threads(cfg.get("cpu_threads"))
         set_cpu_threads(threads)
-        logger.info(f"CPU threads: {threads} ({source})")
+        logger.info(f"CPU threads: {threads} ({source})" + (f"; {MKL_NOTE}" if MKL_NOTE else ""))
     seed = cfg.get("seed") if seed is None else seed
     if seed is not None:
         np.random.seed(seed)

@@ -1,14 +1,18 @@
-"""CPU math-library thread count: every core this process may use, unless configured otherwise."""
+"""CPU math-library thread count: every core this process may use, unless configured otherwise.
+Importing this module also picks MKL's code path for the CPU (utils/cpu_info.py): main.py and the
+tools import it before paddle, so the setting is in place before the first GEMM."""
 import os
 import sys
 
 from ..errors import ConfigError
+from .cpu_info import apply_mkl_cpu_type
 
 THREAD_ENV_KEYS = ("CPU_NUM_THREADS", "OMP_NUM_THREADS")
 # importing paddle sets OMP_NUM_THREADS=1 when it is unset, so the user's setting is only
 # known from before that import (main.py imports this module first)
 _ENV_BEFORE_PADDLE = (None if "paddle" in sys.modules
                       else {k: os.environ[k] for k in THREAD_ENV_KEYS if k in os.environ})
+MKL_NOTE = apply_mkl_cpu_type()  # said once, in the run's "CPU threads" log line
 
 
 def thread_environment():
