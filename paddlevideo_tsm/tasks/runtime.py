@@ -6,6 +6,7 @@ import numpy as np
 import paddle
 
 from ..errors import ConfigError
+from ..modeling.cpu_conv import CPU_CONV_CHOICES, route_convs
 from ..utils import dist
 from ..utils.config_schema import Value, signature_default
 from ..utils.logger import get_logger
@@ -29,6 +30,7 @@ RUN_KEYS = {
     "amp": Value(bool, null=True),
     "amp_level": Value(str, choices=("O1", "O2"), null=True),
     "test_after_train": Value(bool, null=True),
+    "cpu_conv": Value(str, choices=CPU_CONV_CHOICES, null=True),
 }
 IGNORED_KEYS = {
     "GRADIENT_ACCUMULATION": "gradient accumulation is not implemented",
@@ -66,6 +68,13 @@ def setup_runtime(cfg, seed=None):
         random.seed(seed)
         paddle.seed(seed)
     return logger, world, dist.rank(), seed
+
+
+def route_model_convs(cfg, model, logger):
+    """Config ``cpu_conv`` (default paddle): which kernels run ``model``'s convolutions on CPU
+    (modeling/cpu_conv.py; one log line when not Paddle's) -> number of layers routed to oneDNN."""
+    return route_convs(model, cfg.get("cpu_conv"), on_gpu=paddle.device.get_device().startswith("gpu"),
+                       logger=logger)
 
 
 def output_dir(cfg, output=None):

@@ -12,7 +12,7 @@ from ..modeling import load_checkpoint
 from ..utils import dist
 from .checkpoint import atomic_save
 from .run_folder import probe_folder
-from .runtime import batch_size, build_model_checked, data_api, dataset_section, setup_runtime
+from .runtime import batch_size, build_model_checked, data_api, dataset_section, route_model_convs, setup_runtime
 
 
 @paddle.no_grad()
@@ -26,6 +26,7 @@ def test_model(cfg, weights, save_results=None, seed=None):
     logger, world, rank, seed = setup_runtime(cfg, seed)
     model = build_model_checked(cfg)
     load_checkpoint(model, weights)
+    route_model_convs(cfg, model, logger)
     model.eval()
 
     build_dataset, build_dataloader = data_api()

@@ -20,7 +20,7 @@ from .checkpoint import (checkpoint_prefix, find_latest, load_training_state, re
 from .run_folder import (RUN_FILE, check_free_space, claim_output, new_run_id, read_run_id,
                          refuse_foreign_results, write_run_id)
 from .runtime import (batch_size, build_model_checked, data_api, dataset_section, output_dir, require,
-                      setup_runtime)
+                      route_model_convs, setup_runtime)
 
 
 class Averager:
@@ -188,6 +188,7 @@ def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level,
     model = build_model_checked(cfg)
     if weights:
         load_pretrained(model, weights)
+    route_model_convs(cfg, model, logger)
     if dist.is_main():
         check_free_space(out_dir, state_bytes(model))
 

@@ -58,3 +58,21 @@ def apply_mkl_cpu_type(environ=None, cpuinfo=None):
         environ[MKL_VAR] = value
     return note
 
+
+
+# flags worth naming in reports: what MKL's AVX2 path needs, and what bf16 training needs
+REPORTED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_report(text=None):
+    """One line: the CPU's model name, vendor and which of REPORTED_FLAGS it has (this machine's
+    /proc/cpuinfo, or ``text``)."""
+    facts = cpu_facts(read_cpuinfo() if text is None else text)
+    flags = ", ".join(f"{f} {'yes' if f in facts['flags'] else 'no'}" for f in REPORTED_FLAGS)
+    return f"{facts['model'] or 'unknown CPU'} ({facts['vendor'] or 'unknown vendor'}): {flags}"
+
+
+def mkl_report(environ=None):
+    """One line: MKL_DEBUG_CPU_TYPE as this process has it."""
+    environ = os.environ if environ is None else environ
+    return f"{MKL_VAR}={environ[MKL_VAR]!r}" if MKL_VAR in environ else f"{MKL_VAR} not set (MKL's own choice)"
