@@ -1,5 +1,4 @@
 """Bad samples: replacement in training, exclusion in test mode, the bad-fraction limit, real bad media."""
-import logging
 import os
 
 import numpy as np
@@ -25,26 +24,6 @@ class FakeMedia:
             raise DataError(f"{results['filename']}: {self.bad[name]}")
         results["imgs"] = np.full((2, 1, 1, 1), results["labels"], np.float32)
         return results
-
-
-class Warnings(logging.Handler):
-    """Collects the package logger's warning lines."""
-
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def warnings_seen():
-    handler = Warnings()
-    logger = logging.getLogger("paddlevideo_tsm")
-    logger.addHandler(handler)
-    yield handler.lines
-    logger.removeHandler(handler)
 
 
 def _list(tmp_path, n, name="v.txt"):

@@ -6,9 +6,10 @@
     python tools/build_file_list.py tree ROOT [--val_fraction 0.2] [--seed 0] [--format videos|frames] [--out_dir D]
 
 ROOT holds the videos (--format videos: lines `path label`) or the extracted frame folders
-(--format frames: lines `dir num_frames label`, num_frames counted as consecutive files
-img_00001.jpg.. in the folder; the folder of video a/b.avi is a/b). Paths are relative to ROOT,
-so use ROOT as the dataset's data_prefix. Writes OUT_DIR/{train,val}_{videos,frames}.txt and
+(--format frames: lines `dir num_frames label`, num_frames counted as the files img_00001.jpg..
+in the folder, a folder with a gap counts as missing; the folder of video a/b.avi is a/b, or a/b_avi
+where tools/extract_rawframes.py had to tell a/b.avi from a/b.mp4). Paths are relative to ROOT, so
+use ROOT as the dataset's data_prefix. Writes OUT_DIR/{train,val}_{videos,frames}.txt and
 OUT_DIR/classes.txt (`index name`, 0-based). UCF101 class ids (classInd.txt) are 1-based and
 become 0-based. Kinetics CSV columns: label,youtube_id,time_start,time_end,split; the file
 of a row is `<youtube_id>_<start:06d>_<end:06d>.mp4` (under `<label>/` with --class_dirs).
@@ -22,22 +23,17 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from paddlevideo_tsm.errors import ToolError, run_cli  # noqa: E402
-
-VIDEO_EXTS = ("avi", "mp4", "mkv", "webm", "mov", "mpeg", "mpg", "flv")
-
+from paddlevideo_tsm.errors import DataError, ToolError, run_cli  # noqa: E402
+from paddlevideo_tsm.media import FRAME_TEMPLATE, VIDEO_EXTS, count_frames, extension  # noqa: E402
 
 
-def count_frames(folder, suffix="img_{:05}.jpg"):
-    """Number of consecutive frame files suffix.format(1), (2), ... in ``folder`` (0 if none)."""
+def frame_count_or_zero(folder, suffix=FRAME_TEMPLATE):
+    """Frames suffix.format(1..n) in ``folder`` (media.count_frames); 0 when it is missing, holds
+    none or has a gap (the dataset would fail on it)."""
     try:
-        names = set(os.listdir(folder))
-    except OSError:
+        return count_frames(folder, suffix)
+    except (OSError, DataError):
         return 0
-    n = 0
-    while suffix.format(n + 1) in names:
-        n += 1
-    return n
 
 
 # --- UCF101 ----------------------------------------------------------------------------------
@@ -142,7 +138,7 @@ def tree_splits(args):
     for label, cls in enumerate(classes):
         entries = sorted(os.listdir(os.path.join(args.root, cls)))
         if args.format == "videos":
-            items = [f"{cls}/{e}" for e in entries if e.rsplit(".", 1)[-1].lower() in VIDEO_EXTS]
+            items = [f"{cls}/{e}" for e in entries if extension(e) in VIDEO_EXTS]
         else:
             items = [f"{cls}/{e}" for e in entries if os.path.isdir(os.path.join(args.root, cls, e))]
         rng.shuffle(items)
@@ -165,11 +161,14 @@ def list_lines(samples, root, fmt, suffix, tree_frames=False):
             lines.append(f"{video} {label}\n")
         else:
             folder = video if tree_frames else os.path.splitext(video)[0]
-            n = count_frames(os.path.join(root, folder), suffix)
+            found, n = folder, frame_count_or_zero(os.path.join(root, folder), suffix)
+            if n == 0 and not tree_frames and extension(video):
+                found = f"{folder}_{extension(video)}"  # extract_rawframes.py's name on a clash
+                n = frame_count_or_zero(os.path.join(root, found), suffix)
             if n == 0:
                 missing.append(folder)
                 continue
-            lines.append(f"{folder} {n} {label}\n")
+            lines.append(f"{found} {n} {label}\n")
     return lines, missing
 
 
@@ -218,7 +217,7 @@ def parse_args(argv=None):
     p.add_argument("root", help="folder of the videos or frame folders (the lists' data_prefix)")
     p.add_argument("--format", choices=("videos", "frames"), default="videos")
     p.add_argument("--out_dir", default=".", help="where the lists and classes.txt go")
-    p.add_argument("--suffix", default="img_{:05}.jpg", help="frame file names (frames format)")
+    p.add_argument("--suffix", default=FRAME_TEMPLATE, help="frame file names (frames format)")
     p.add_argument("--splits_dir", help="UCF101: folder of classInd.txt, trainlist0N.txt, testlist0N.txt")
     p.add_argument("--split", type=int, default=1, choices=(1, 2, 3), help="UCF101 split")
     p.add_argument("--train_csv", help="Kinetics training annotations")

@@ -2,16 +2,13 @@
 import copy
 
 from ..errors import ConfigError
-
-DECODERS = {"video": "VideoDecoder", "frame": "FrameDecoder"}
+from ..media import decode_step
 
 
 def _pipeline_cfg_for(test_cfg, kind):
-    """PIPELINE.test with its decoder swapped for ``kind`` when the config decodes the other kind."""
+    """PIPELINE.test with the decode step for inputs of ``kind`` (media.decode_step)."""
     cfg = copy.deepcopy(dict(test_cfg))
-    decode = cfg.get("decode") or {}
-    if decode.get("name") != DECODERS[kind]:
-        cfg["decode"] = {"name": DECODERS[kind]}
+    cfg["decode"] = decode_step(kind, cfg.get("decode"))
     return cfg
 
 
@@ -39,8 +36,13 @@ class Preprocessor:
     def __call__(self, path, kind):
         """path of a video ('video') or frame folder ('frame') -> float32 views [V, T, C, H, W] (or NHWC)."""
         from ..loader.views import load_views
+        from ..utils.logger import get_logger
 
-        return load_views(self.pipeline(kind), {"filename": path}, self.num_clips)
+        notes = []  # a damaged video warns once, not once per clip
+        views = load_views(self.pipeline(kind), {"filename": path, "warnings": notes}, self.num_clips)
+        for text in dict.fromkeys(notes):
+            get_logger().warning(text)
+        return views
 
 
 def num_test_clips(cfg):

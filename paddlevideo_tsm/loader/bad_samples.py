@@ -29,6 +29,7 @@ LOAD_ERRORS = (DataError, OSError) + _CV2_ERRORS + _DECORD_ERRORS
 
 
 _FATAL = "!FATAL!"
+_WARNED = "!WARNED!"  # a warning about a sample that loaded (a damaged video): logged once per run
 
 
 def _flat(text):
@@ -80,7 +81,7 @@ class BadSampleLog:
         for line in self._lines():
             if not line:
                 epochs.append([])
-            elif not line.startswith(_FATAL):
+            elif not line.startswith((_FATAL, _WARNED)):
                 path, _, reason = line.partition("\t")
                 epochs[-1].append((path, reason))
         return epochs
@@ -90,6 +91,14 @@ class BadSampleLog:
         seen = any(p == path for records in self._epochs() for p, _ in records)
         self._append(f"{_flat(path)}\t{_flat(reason)}\n")
         return not seen
+
+    def warn_once(self, text):
+        """Record a warning line; return True when it was never recorded before in this run (log it then)."""
+        record = f"{_WARNED}\t{_flat(text)}"
+        if record in self._lines():
+            return False
+        self._append(record + "\n")
+        return True
 
     def add_fatal(self, exc):
         """Record the exception that is about to escape a worker (its type name and one-line message)."""

@@ -77,9 +77,11 @@ class BaseDataset(paddle.io.Dataset):
         results = self.make_results(index)
         results["clip_idx"] = clip_idx
         results["num_clips"] = num_clips
+        results["warnings"] = notes = []
         if rng is not None:
             results["rng"] = rng
         out = self.pipeline(results)
+        self._warn_once(notes)
         imgs = np.asarray(out["imgs"] if isinstance(out, dict) else out)
         if not with_label:
             return imgs
@@ -98,6 +100,12 @@ class BaseDataset(paddle.io.Dataset):
     def reset_bad_samples(self):
         """Start counting a new epoch (files already warned about are not warned about again)."""
         self._bad.reset()
+
+    def _warn_once(self, notes):
+        """Log each warning the pipeline gave (a damaged video) once per run, across all workers."""
+        for text in dict.fromkeys(notes):
+            if self._bad.warn_once(text):
+                get_logger().warning(text)
 
     def _record_bad(self, path, exc):
         reason = one_line(exc)
@@ -144,7 +152,11 @@ class BaseDataset(paddle.io.Dataset):
     def load_views(self, index):
         """All test views of entry ``index``: float32 [num_clips*crops, T, C, H, W]."""
         # the same stacking as tools/predict.py (loader/views.py)
-        return stack_views(self.pipeline, self.make_results(index), self.num_clips, self.sample_rng(index))
+        results = self.make_results(index)
+        results["warnings"] = notes = []
+        views = stack_views(self.pipeline, results, self.num_clips, self.sample_rng(index))
+        self._warn_once(notes)
+        return views
 
     def _test_item(self, index):
         entry = self.entries[index]
