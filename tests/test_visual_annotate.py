@@ -1,4 +1,4 @@
-"""Annotated videos (paddlevideo_tsm/visual/annotate.py, media.py): frame count, size, rate, drawn label."""
+"""Annotated videos (paddlevideo_tsm/visual/annotate.py, video_io.py): frame count, size, rate, drawn label."""
 import os
 
 import cv2
@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from paddlevideo_tsm.errors import DataError, MissingPackageError
-from paddlevideo_tsm.visual import media
-from paddlevideo_tsm.visual.annotate import StreamVideo, annotate_input, draw_lines, label_text, stream_lines
-from paddlevideo_tsm.visual.media import VideoFile, input_frames
+from paddlevideo_tsm.visual import video_io
+from paddlevideo_tsm.visual.annotate import (StreamVideo, annotate_input, draw_lines, label_text, stream_lines,
+                                             text_layout)
+from paddlevideo_tsm.visual.video_io import VideoFile, input_frames
 
 
 def moving_square(n=12, h=72, w=96):
@@ -34,11 +35,14 @@ def read_video(path):
     return meta, np.stack(frames)
 
 
-def closest_label(frame, original, candidates):
-    """The candidate line list whose drawing onto ``original`` is nearest to ``frame`` in its text box."""
+def closest_label(frame, original, candidates, rows=None):
+    """(index, errors): the candidate line list whose drawing onto ``original`` is nearest to ``frame``
+    within its text box (only the first ``rows`` text lines' height when given: the rest is unknown)."""
     errors = []
     for lines in candidates:
         drawn, (x0, y0, x1, y1) = draw_lines(original, lines)
+        if rows is not None:
+            y1 = min(y1, rows * text_layout(lines, *original.shape[1::-1])[2])
         errors.append(np.abs(drawn[y0:y1, x0:x1].astype(float) - frame[y0:y1, x0:x1]).mean())
     return int(np.argmin(errors)), errors
 
@@ -108,7 +112,7 @@ def test_gif_when_mp4_cannot_be_written(tmp_path, monkeypatch):
         assert img.n_frames == 5 and img.size == (96, 72)
     monkeypatch.setitem(__import__("sys").modules, "PIL", None)
     with pytest.raises(MissingPackageError, match=r"c.part.gif: this OpenCV writes neither MP4 nor GIF; install Pillow"):
-        media._write_gif(str(tmp_path / ".c.part.gif"), list(frames), 10)
+        video_io._write_gif(str(tmp_path / ".c.part.gif"), list(frames), 10)
 
 
 def test_video_file_refuses_a_frame_of_another_size_and_leaves_no_file(tmp_path):
@@ -124,10 +128,10 @@ def test_stream_video_draws_the_running_label_and_latency(tmp_path):
     frames = moving_square(6)
     names = ["left", "right"]
     tops = [[(0, 0.6)], [(0, 0.55)], [(1, 0.7)], [(1, 0.8)], [(1, 0.9)], [(1, 0.95)]]
-    video = StreamVideo(str(tmp_path / "s.mp4"), 8.0, names)
-    for f, top in zip(frames, tops):
-        video.add(f, top, 0.0123)
-    path = video.close()
+    with StreamVideo(str(tmp_path / "s.mp4"), 8.0, names) as video:
+        for f, top in zip(frames, tops):
+            video.add(f, top, 0.0123)
+    path = video.path
     meta, back = read_video(path)
     assert (meta["frames"], meta["width"], meta["height"], meta["fps"]) == (6, 96, 72, 8.0)
     assert stream_lines(tops[3], names, 12.3) == ["right 0.800", "12.3 ms"]

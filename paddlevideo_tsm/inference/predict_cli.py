@@ -47,6 +47,8 @@ def add_arguments(parser):
     a("--output", default=None, help="write one JSON line per predicted input to this file")
     a("--enable_benchmark", type=str2bool, nargs="?", const=True, default=False,
       help="print per-stage median times")
+    a("--save_video", metavar="DIR", default=None,
+      help="write each input's frames with its top-k drawn to DIR/<input name>.mp4 (.gif without MP4)")
     return parser
 
 
@@ -97,6 +99,10 @@ class _Run:
         self.names, self.out_file, self.timer = names, out_file, timer
         self.failed = 0
         self.pending = []  # (item, views) waiting for a batch
+        self.videos = None
+        if getattr(args, "save_video", None):
+            from ..visual.annotate import PredictionVideos
+            self.videos = PredictionVideos(args.save_video)
 
     def fail(self, given, reason):
         self.failed += 1
@@ -119,6 +125,14 @@ class _Run:
         self.pending.append((item, views))
         if len(self.pending) >= max(self.args.batch_size, 1):
             self.flush()
+
+    def save_video(self, item, ids, labels, probs):
+        from ..errors import one_line
+        from ..loader.bad_samples import LOAD_ERRORS
+        try:
+            print(f"video: {self.videos.add(item.path, item.kind, ids, labels, probs)[0]}", flush=True)
+        except LOAD_ERRORS as exc:
+            self.fail(item.given, f"--save_video: {one_line(exc)}")
 
     def flush(self):
         from .postprocess import class_name, top_k, video_probabilities
@@ -148,6 +162,8 @@ class _Run:
             start += n
             name = f" {labels[0]}" if labels[0] is not None else ""
             print(f"input: {item.given} top-1 class: {ids[0]}{name} score: {probs[0]:.6f}", flush=True)
+            if self.videos is not None:
+                self.save_video(item, ids, labels, probs)
             if self.out_file is not None:
                 self.out_file.write(json.dumps(record) + "\n")
                 self.out_file.flush()

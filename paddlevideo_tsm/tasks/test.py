@@ -14,8 +14,9 @@ from .runtime import batch_size, build_model_checked, data_api, dataset_section,
 
 
 @paddle.no_grad()
-def test_model(cfg, weights, save_results=None, seed=None):
-    """Evaluate ``weights`` on DATASET.test -> metric dict (top1, top5, mean_class_acc, count, failed)."""
+def test_model(cfg, weights, save_results=None, seed=None, output=None):
+    """Evaluate ``weights`` on DATASET.test -> metric dict (top1, top5, mean_class_acc, count, failed).
+    The test report (visual/report.py) goes to ``output``, else the folder of ``weights``."""
     logger, world, rank, seed = setup_runtime(cfg, seed)
     model = build_model_checked(cfg)
     load_checkpoint(model, weights)
@@ -56,6 +57,9 @@ def test_model(cfg, weights, save_results=None, seed=None):
     if save_results and dist.is_main():
         write_results(save_results, metric, dataset)
         logger.info(f"per-video scores written to {save_results}")
+    if dist.is_main():
+        from ..visual.report import report_test_run
+        report_test_run(metric, dataset.class_names, output or os.path.dirname(os.path.abspath(weights)), logger)
     return res
 
 

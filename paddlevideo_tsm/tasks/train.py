@@ -184,6 +184,8 @@ def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", ma
                 best_weights = best_path  # the run before the resume wrote it
             logger.info(f"resumed from {prefix} (epoch {state['epoch']}); continuing at epoch {start_epoch}")
 
+    from ..visual.curves import TrainingCurves
+    curves = TrainingCurves(out_dir, start_epoch, dist.is_main(), logger)
     raw_model = model
     if world > 1:
         model = paddle.DataParallel(model)
@@ -238,6 +240,7 @@ def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", ma
             f"top5_avg: {stats.mean('top5'):.5f} avg_batch_cost: {stats.mean('batch_cost'):.4f} s "
             f"avg_reader_cost: {stats.mean('reader_cost'):.4f} s iters: {n} "
             f"avg_ips: {bs / max(stats.mean('batch_cost'), 1e-9):.3f} clips/s")
+        curves.add_epoch(epoch, stats.mean("loss"), stats.mean("top1"), cur_lr)
         report = epoch_report(train_ds, epoch)
         if report:
             logger.warning(report)
@@ -250,6 +253,8 @@ def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", ma
             if report:
                 logger.warning("valid " + report)
             vdl.scalars("val", epoch, loss=res["loss"], top1=res["top1"], top5=res["top5"])
+            curves.add_val(epoch, res["loss"], res["top1"])
+            curves.save()
             improved = best is None or res["top1"] > best
             logger.info(f"[VALID] epoch:{epoch} loss: {res['loss']:.5f} top1: {res['top1']:.5f} "
                         f"top5: {res['top5']:.5f} over {res['count']} clips"
@@ -268,6 +273,8 @@ def train_model(cfg, weights=None, validate=False, amp=False, amp_level="O1", ma
                 logger.info(f"saved {prefix}.pdparams/.pdopt/.pdstate")
         dist.barrier()
     vdl.close()
+    if curves.save():
+        logger.info(f"training curves: {curves.png_path}")
     if validate and best is not None:
         logger.info(f"best val top1: {best:.5f}")
     logger.info(f"training done: {epochs_run} epochs, {done} iterations, {time.time() - train_start:.1f} s")

@@ -1,8 +1,10 @@
 """Labels, scores and latency drawn onto frames with OpenCV, and annotated videos of inputs and streams."""
+import os
+
 import cv2
 import numpy as np
 
-from .media import VideoFile, input_fps, input_frames
+from .video_io import VideoFile, input_fps, input_frames
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 MIN_SCALE, MAX_SCALE = 0.25, 1.0
@@ -63,16 +65,42 @@ def stream_lines(top, class_names, latency_ms):
     return [label_text(class_id, name, prob), f"{latency_ms:.1f} ms"]
 
 
-class StreamVideo:
+class StreamVideo(VideoFile):
     """A streamed video with each frame's running label and latency drawn: ``add(frame, top,
-    model_seconds)`` per frame, ``close()`` -> the path written."""
+    model_seconds)`` per frame (top: [(class, probability)]); a VideoFile otherwise."""
 
     def __init__(self, out_path, fps, class_names=None):
-        self.video = VideoFile(out_path, fps)
+        super().__init__(out_path, fps)
         self.class_names = class_names
 
     def add(self, frame, top, model_seconds):
-        self.video.write(draw_lines(frame, stream_lines(top, self.class_names, model_seconds * 1e3))[0])
+        self.write(draw_lines(frame, stream_lines(top, self.class_names, model_seconds * 1e3))[0])
 
-    def close(self):
-        return self.video.close()
+
+class PredictionVideos:
+    """``tools/predict.py --save_video DIR``: for each input, DIR/<input name>.mp4 (.gif where MP4
+    cannot be written) of all its frames with the top-k labels and probabilities drawn; a name met
+    again in the same run gets _2, _3 ... ."""
+
+    def __init__(self, out_dir):
+        from ..errors import InferenceError
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+        except OSError as exc:
+            raise InferenceError(f"--save_video {out_dir}: cannot create the folder ({exc.strerror})") from None
+        self.out_dir = out_dir
+        self.used = set()
+
+    def _stem(self, path):
+        stem = os.path.splitext(os.path.basename(os.path.normpath(path)))[0] or "input"
+        name, n = stem, 1
+        while name in self.used:
+            n += 1
+            name = f"{stem}_{n}"
+        self.used.add(name)
+        return name
+
+    def add(self, path, kind, ids, names, probs):
+        """Write the annotated video of one input (``ids``/``names``/``probs``: its top-k) -> (path, frames)."""
+        lines = [label_text(i, n, p) for i, n, p in zip(ids, names, probs)]
+        return annotate_input(path, kind, lines, os.path.join(self.out_dir, self._stem(path) + ".mp4"))

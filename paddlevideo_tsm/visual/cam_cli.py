@@ -55,7 +55,7 @@ def run(args):
     from ..utils.config import get_config
     from .cam import grad_cam, load_clip
     from .heatmap import blend, grid, mark, normalize, peaks
-    from .media import VideoFile
+    from .video_io import VideoFile
 
     if not args.output.lower().endswith(".png"):
         raise ToolError(f"-o {args.output}: give the grid image's path, ending in .png")

@@ -119,3 +119,16 @@ def write_test_report(out_dir, labels, scores, class_names=None, logger=None):
         if logger is not None:
             logger.warning(f"{exc}: {REPORT_FILES['confusion_png']} left out")
     return {"files": files, "mean_class_acc": mean_acc, "confusion": cm}
+
+
+def report_test_run(metric, class_names, out_dir, logger):
+    """write_test_report for the loaded videos of a finished test ``metric`` (a VideoScoreMetric)
+    into ``out_dir``; logs where the files are. Returns write_test_report's dict (None: no video)."""
+    _, labels, scores = metric.arrays()
+    loaded = labels >= 0
+    if not loaded.any():
+        return None
+    report = write_test_report(out_dir, labels[loaded], scores[loaded], class_names, logger)
+    logger.info(f"test report: mean class accuracy {report['mean_class_acc']:.4f}; "
+                + ", ".join(sorted(os.path.basename(p) for p in report["files"].values())) + f" in {out_dir}")
+    return report

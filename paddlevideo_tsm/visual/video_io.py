@@ -5,12 +5,12 @@ import cv2
 import numpy as np
 
 from ..errors import DataError, MissingPackageError
-from ..loader.pipelines.decode import DEFAULT_SUFFIX, count_frames
+from ..media import FRAME_TEMPLATE, count_frames
 
 DEFAULT_FPS = 25.0  # frame folders carry no rate; 25 is what tools/make_demo_data.py writes videos at
 
 
-def input_frames(path, kind, suffix=DEFAULT_SUFFIX):
+def input_frames(path, kind, suffix=FRAME_TEMPLATE):
     """Every frame of a video file (``kind`` 'video') or frame folder ('frame'), in order:
     an iterator of RGB uint8 [H, W, 3]. DataError when the input or one of its frames cannot be read."""
     if kind == "video":
