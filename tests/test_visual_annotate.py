@@ -22,17 +22,12 @@ def moving_square(n=12, h=72, w=96):
 
 
 def read_video(path):
+    """(the file's stated frame count, size and rate, its decoded frames RGB [n, H, W, 3])."""
     cap = cv2.VideoCapture(str(path))
     meta = {"frames": int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), "width": int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
             "height": int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), "fps": cap.get(cv2.CAP_PROP_FPS)}
-    frames = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
     cap.release()
-    return meta, np.stack(frames)
+    return meta, np.stack(list(input_frames(str(path), "video")))
 
 
 def closest_label(frame, original, candidates, rows=None):

@@ -198,3 +198,42 @@ def test_predict_online_save_video(tiny, tmp_path):
         wrong = DEMO_CLASSES[(DEMO_CLASSES.index(name) + 1) % 8]
         best, errors = closest_label(back[t], originals[t], [[f"{name} {prob}"], [f"{wrong} {prob}"]], rows=1)
         assert best == 0 and errors[1] > 1.5 * errors[0], errors
+
+
+def _measure_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("measure_cam_demo", ROOT / "tools" / "measure_cam_demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_shape_masks_land_on_the_drawn_shape(tiny):
+    """tools/measure_cam_demo.py puts the generator's shape (not the picture) through the test crop:
+    the pixels it marks are the shape's colour in the crops the model sees, the others are not; a map
+    peaking on the shape scores 1, one peaking in a far corner 0."""
+    from paddlevideo_tsm.demo_data import clip_by_name, clip_coverage, read_marker
+    from paddlevideo_tsm.inference.preprocess import Preprocessor
+    from paddlevideo_tsm.visual.cam import load_clip
+    tool = _measure_tool()
+    marker = read_marker(str(tiny["demo"]))
+    pre = Preprocessor(tiny["cfg"]["PIPELINE"]["test"])
+    for name in ("move_left_0000", "grow_0000", "rotate_clockwise_0000"):
+        truth = clip_by_name(name, "test", marker["seed"], marker["frames"], marker["size"])
+        clip = load_clip(pre, str(tiny["demo"] / "frames" / "test" / name), "frame")
+        masks = tool.shape_masks(pre.pipeline("frame"), clip_coverage(truth), clip.frame_idx)
+        assert masks.shape == clip.frames.shape[:3] == (4, 32, 32)
+        dist = np.abs(clip.frames.astype(float) - np.asarray(truth.colour, float)).mean(axis=-1)
+        assert dist[masks <= 0.1].mean() > 60
+        # in register to the pixel: the mask moved by one pixel either way covers less of the shape's colour
+        shifted = {(dx, dy): dist[np.roll(masks, (dy, dx), axis=(1, 2)) >= 0.9].mean()
+                   for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
+        assert min(shifted, key=shifted.get) == (0, 0), shifted
+        on = np.zeros((4, 8, 8), np.float32)
+        for t, (x, y) in enumerate(tool._centroid(masks)):
+            on[t, int(y // 4), int(x // 4)] = 1.0  # the 4x4-px cell holding the shape's centre
+        assert tool.measure_clip(on, masks)["on"].all()
+        corner = np.zeros((4, 8, 8), np.float32)
+        corner[:, 0, 0] = 1.0
+        far = tool.measure_clip(corner, masks)["on"]  # cell (0, 0)'s centre is pixel (1.5, 1.5) -> (2, 2)
+        assert np.array_equal(far, masks[:, 2, 2] >= 0.5) and far.sum() < 4
