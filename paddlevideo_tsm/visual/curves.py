@@ -94,7 +94,7 @@ def plot_curves(rows, path):
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for ax, (title, keys) in zip(axes, (("loss", ("train_loss", "val_loss")),
                                         ("top-1", ("train_top1", "val_top1")),
-                                        ("learning rate", ("lr",)))):
+                                        ("learning rate (last iteration of the epoch)", ("lr",)))):
         for key in keys:
             x, y = series(key)
             if x:
