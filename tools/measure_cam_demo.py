@@ -9,8 +9,12 @@ from its name and the data set's seed, and its outline rasterised from its param
 through the same test transforms as the frames (scale, crop), never found in the pictures. Per
 layer, over the frames of correctly classified clips, it prints:
 
-- on shape: the fraction of frames whose map peak (the largest cell's centre) lies on the shape
-  (coverage >= 0.5), and the chance level (the mean fraction of the crop the shape covers);
+- on shape: the fraction of frames whose map peak (visual.heatmap.peaks: the centre of the
+  hottest region, also what tools/visualize_cam.py marks) lies on the shape (coverage >= 0.5), and
+  the chance level (the mean fraction of the crop the shape covers);
+- near: the same with the shape grown by half a map cell, and its chance level;
+- largest cell: how often the centre of the map's largest cell lies on the shape (a coarse map's
+  maximum can only sit on its cell grid: 4 px apart for 8x8 cells over a 32 px crop);
 - moves: for move_* clips, the correlation between the peak's and the shape's coordinate along
   the motion axis over the T frames (median over clips), and the fraction of clips whose peak
   moves the shape's way from the first to the last frame;
@@ -21,6 +25,7 @@ import argparse
 import os
 import sys
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -70,12 +75,25 @@ def measure_clip(maps, masks):
     """maps [T, h, w] (CAM) and masks [T, H, W] -> dict of per-clip measures (see the module docstring)."""
     from paddlevideo_tsm.visual.heatmap import peaks, upsample
     t, hh, ww = masks.shape
-    pts = np.rint(peaks(maps, hh, ww)).astype(int)
-    pts[:, 0] = np.clip(pts[:, 0], 0, ww - 1)
-    pts[:, 1] = np.clip(pts[:, 1], 0, hh - 1)
-    on = masks[np.arange(t), pts[:, 1], pts[:, 0]] >= 0.5
+    h, w = maps.shape[1:]
+
+    def pixel(points):  # (x, y) -> the int pixel holding it, inside the image
+        p = np.rint(points).astype(int)
+        return np.clip(p[:, 0], 0, ww - 1), np.clip(p[:, 1], 0, hh - 1)
+
+    pts = peaks(maps, hh, ww)
+    xs, ys = pixel(pts)
+    on = masks[np.arange(t), ys, xs] >= 0.5
+    i, j = np.unravel_index(maps.reshape(t, -1).argmax(axis=1), (h, w))
+    cx, cy = pixel(np.stack([(j + 0.5) * ww / w - 0.5, (i + 0.5) * hh / h - 0.5], axis=1))
+    cell_on = masks[np.arange(t), cy, cx] >= 0.5
+    # distance of every pixel to the shape (0 on it), for the shape grown by half a cell
+    away = np.stack([cv2.distanceTransform(np.uint8(m < 0.5), cv2.DIST_L2, 5) for m in masks])
+    reach = 0.5 * hh / h
+    near = away[np.arange(t), ys, xs] <= reach
     up = upsample(maps, hh, ww)
-    return {"on": on, "chance": float((masks >= 0.5).mean()), "peaks": pts.astype(float),
+    return {"on": on, "chance": float((masks >= 0.5).mean()), "near": near, "cell_on": cell_on,
+            "near_chance": float((away <= reach).mean()), "peaks": pts,
             "centres": _centroid(masks), "change": _tv_change(up), "shape_change": _tv_change(masks)}
 
 
@@ -110,8 +128,8 @@ def run(args):
         kept = {}
         entries = [e for e in entries if kept.setdefault(e.label, []).append(e) or len(kept[e.label]) <= args.limit]
     layers = [None if name == "default" else name for name in args.layers.split(",")]
-    stats = {layer: {"on": [], "chance": [], "by_class": {}, "corr": [], "same_way": [], "change": [],
-                     "shape_change": [], "correct": 0} for layer in layers}
+    stats = {layer: {"on": [], "chance": [], "near": [], "near_chance": [], "cell_on": [], "by_class": {}, "corr": [],
+                     "same_way": [], "change": [], "shape_change": [], "correct": 0} for layer in layers}
     for entry in entries:
         truth = clip_by_name(os.path.basename(entry.path), split, marker["seed"], marker["frames"], marker["size"])
         clip = load_clip(preprocess, entry.path, "frame", model.data_format)
@@ -125,9 +143,9 @@ def run(args):
             s["size"] = res.maps.shape[1:]
             s["correct"] += 1
             m = measure_clip(res.maps, masks)
-            s["on"].append(m["on"])
-            s["chance"].append(m["chance"])
-            s["by_class"].setdefault(entry.label, []).append(m["on"].mean())
+            for key in ("on", "chance", "near", "near_chance", "cell_on"):
+                s[key].append(m[key])
+            s["by_class"].setdefault(entry.label, []).append((m["on"].mean(), m["near"].mean()))
             s["change"].append(m["change"])
             s["shape_change"].append(m["shape_change"])
             if CLASS_NAMES[entry.label].startswith("move_"):
@@ -140,11 +158,15 @@ def run(args):
         if not s["correct"]:
             print(f"layer {layer or 'default'}: no correctly classified clip")
             continue
-        on = np.concatenate(s["on"])
+        on, near = np.concatenate(s["on"]), np.concatenate(s["near"])
         print(f"layer {s['layer']} ({s['size'][0]}x{s['size'][1]}): {s['correct']} correctly classified clips, "
               f"{len(on)} frames")
-        print(f"  peak on the shape: {on.mean():.3f} of the frames (chance {np.mean(s['chance']):.3f}); by class: "
-              + ", ".join(f"{CLASS_NAMES[k]} {np.mean(v):.2f}" for k, v in sorted(s["by_class"].items())))
+        print(f"  peak on the shape: {on.mean():.3f} of the frames (chance {np.mean(s['chance']):.3f}); "
+              f"within half a cell of it: {near.mean():.3f} (chance {np.mean(s['near_chance']):.3f}); "
+              f"the largest cell's centre on it: {np.concatenate(s['cell_on']).mean():.3f}")
+        print("  by class (on / within half a cell): " + ", ".join(
+            f"{CLASS_NAMES[k]} {np.mean([a for a, _ in v]):.2f}/{np.mean([b for _, b in v]):.2f}"
+            for k, v in sorted(s["by_class"].items())))
         if s["corr"]:
             print(f"  move clips: peak-vs-shape correlation along the motion axis median {np.median(s['corr']):.3f}; "
                   f"peak moves the shape's way from first to last frame in {np.mean(s['same_way']):.3f} of "

@@ -17,11 +17,11 @@ def label_text(class_id, name, prob):
 
 def text_layout(lines, width, height, scale=None):
     """Font scale, thickness, line height and the box (x0, y0, x1, y1) that ``lines`` take at the
-    top left of a ``width`` x ``height`` frame. Default scale: the frame's short side / 400, at
+    top left of a ``width`` x ``height`` frame. Default scale: the frame's short side / 250, at
     most MAX_SCALE, less if the widest line would not fit the width, never below MIN_SCALE (text
     beyond the frame is cut)."""
     if scale is None:
-        scale = min(MAX_SCALE, max(MIN_SCALE, min(width, height) / 400.0))
+        scale = min(MAX_SCALE, max(MIN_SCALE, min(width, height) / 250.0))
         widest = max(cv2.getTextSize(t, FONT, 1.0, 1)[0][0] for t in lines)
         scale = max(MIN_SCALE, min(scale, (width - 4) / max(widest, 1)))
     thickness = 1 if scale < 0.8 else 2

@@ -84,7 +84,7 @@ def plot_curves(rows, path):
     top-1 (train, val), learning rate. Needs matplotlib. Returns path."""
     from .plotting import pyplot, save_figure
     plt = pyplot()
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FormatStrFormatter, MaxNLocator
     epochs = [r["epoch"] for r in rows]
 
     def series(key):
@@ -94,7 +94,7 @@ def plot_curves(rows, path):
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for ax, (title, keys) in zip(axes, (("loss", ("train_loss", "val_loss")),
                                         ("top-1", ("train_top1", "val_top1")),
-                                        ("learning rate (last iteration of the epoch)", ("lr",)))):
+                                        ("learning rate (the epoch's last iteration)", ("lr",)))):
         for key in keys:
             x, y = series(key)
             if x:
@@ -106,6 +106,6 @@ def plot_curves(rows, path):
         if len(keys) > 1:
             ax.legend()
     axes[1].set_ylim(-0.02, 1.02)
-    axes[2].ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+    axes[2].yaxis.set_major_formatter(FormatStrFormatter("%.3g"))  # no offset text to collide with the title
     fig.tight_layout()
     return save_figure(fig, path)

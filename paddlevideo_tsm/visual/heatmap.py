@@ -20,12 +20,22 @@ def upsample(maps, height, width):
 
 
 def peaks(maps, height, width):
-    """float [T, h, w] -> float [T, 2]: (x, y) in a height x width image of each frame's largest cell
-    (first on ties), at the cell's centre - where ``upsample``'s bilinear map takes that value."""
-    maps = np.asarray(maps)
-    t, h, w = maps.shape
-    i, j = np.unravel_index(maps.reshape(t, -1).argmax(axis=1), (h, w))
-    return np.stack([(j + 0.5) * width / w - 0.5, (i + 0.5) * height / h - 0.5], axis=1)
+    """float [T, h, w] -> float [T, 2]: (x, y) in a height x width image of each frame's peak, the
+    weighted centre of its hottest region: the connected pixels of the upsampled map at >= half the
+    frame's maximum that hold the maximum. (A coarse map's maximum alone can only fall on its cell
+    grid.) A frame without a positive value gives the image centre."""
+    out = np.empty((len(maps), 2))
+    for t, up in enumerate(upsample(maps, height, width)):
+        top = float(up.max())
+        if top <= 0:
+            out[t] = ((width - 1) / 2.0, (height - 1) / 2.0)
+            continue
+        _, regions = cv2.connectedComponents(np.uint8(up >= 0.5 * top), connectivity=8)
+        y, x = np.unravel_index(up.argmax(), up.shape)
+        ys, xs = np.nonzero(regions == regions[y, x])
+        weights = up[ys, xs]
+        out[t] = ((xs * weights).sum() / weights.sum(), (ys * weights).sum() / weights.sum())
+    return out
 
 
 def blend(frames, maps, alpha=0.45, scale=1):
