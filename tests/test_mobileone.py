@@ -72,6 +72,26 @@ def test_a_dropped_branch_breaks_the_equality():
         assert rel_diff(model(x).numpy(), logits) > 1e-3
 
 
+@pytest.mark.parametrize("fmt", ["pdmodel", "json"])
+def test_squeeze_excitation_exports(tmp_path, fmt):
+    """s4's squeeze-excitation blocks (no s0 block has one) through both export formats and the
+    Paddle Inference predictor (F.sigmoid cannot be traced into a .pdmodel in Paddle 3.3.1)."""
+    from paddlevideo_tsm.inference.export import export_model
+    from paddlevideo_tsm.inference.predictor import PaddlePredictor
+    from paddlevideo_tsm.modeling.backbones.mobileone_tsm import MobileOneBlock
+
+    paddle.seed(0)
+    block = MobileOneBlock(16, 16, 3, groups=16, se=True)
+    x = np.random.default_rng(0).standard_normal((2, 16, 6, 6)).astype("float32")
+    realistic_bn_stats(block, paddle.to_tensor(x))
+    with paddle.no_grad():
+        want = block(paddle.to_tensor(x)).numpy()
+    files = export_model(block, str(tmp_path), "se", [2, 16, 6, 6], fmt)
+    got = PaddlePredictor(files[0], str(tmp_path / "se.pdiparams"), cpu_threads=1).run(x)
+    got = got[0] if isinstance(got, (list, tuple)) else got
+    assert rel_diff(got, want) < 1e-5
+
+
 def test_shift_before_every_block_and_tsn_twin():
     model = build_model(mobileone_cfg("s0"))
     sites = model.backbone.shift_sites()

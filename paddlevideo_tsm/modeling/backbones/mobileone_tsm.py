@@ -59,7 +59,13 @@ class SqueezeExcitation(nn.Layer):
         self.conv2 = nn.Conv2D(squeeze, channels, 1, data_format=data_format)
 
     def forward(self, x):
-        return x * F.sigmoid(self.conv2(F.relu(self.conv1(self.pool(x)))))
+        return x * sigmoid(self.conv2(F.relu(self.conv1(self.pool(x)))))
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)) as softmax([0, x])[1]: Paddle 3.3.1's F.sigmoid (and exp, tanh) cannot be
+    traced into an old-IR .pdmodel export ("must be Value, but got Variable"); softmax can."""
+    return F.softmax(paddle.stack([paddle.zeros_like(x), x]), axis=0)[1]
 
 
 class ConvBN(nn.Layer):
