@@ -76,3 +76,34 @@ def test_export_and_predict(kind, tmp_path, capsys):
     want = dynamic_probabilities(cfg, weights, MEDIA)[MEDIA[0][0]]  # the training-form model
     assert want.max() - want.min() > 0.05  # the classes are told apart: the comparison means something
     assert max_rel_diff(got, want) < 1e-4, (got, want)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from _tiny_training import make_demo
+    return make_demo(tmp_path_factory.mktemp("zoo") / "demo")
+
+
+@pytest.mark.parametrize("kind", ["non_local", "mobileone"])
+def test_train_validate_test(kind, demo, tmp_path):
+    """main.py trains (2 iterations), validates and tests each new backbone; the trained non-local
+    blocks have left the identity, and the trained MobileOne folds into its deploy form."""
+    from _tiny_training import run_main, tiny_config as training_config, write_config as write_cfg
+
+    cfg = training_config(demo, epochs=1, test_after_train=True)
+    backbone = model_config(kind)["MODEL"]["backbone"]
+    backbone.update(num_seg=4)
+    if kind == "non_local":
+        backbone.update(base_channels=16)
+    cfg["MODEL"]["backbone"] = backbone
+    cfg["MODEL"]["head"].pop("in_channels")
+    path = write_cfg(tmp_path / f"{kind}.yaml", cfg)
+    proc = run_main("-c", path, "--validate", "--output", tmp_path / "out", "--max_iters", 2)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "[VALID] epoch:1" in proc.stdout and "[TEST] top1:" in proc.stdout
+    best = tmp_path / "out" / "tiny_tsm_best.pdparams"
+    state = paddle.load(str(best))
+    if kind == "non_local":
+        assert np.abs(state["backbone.res3a_nonlocal.bn.weight"].numpy()).max() > 0
+    else:
+        assert reparameterize.main(["-c", path, "-w", str(best), "-o", str(tmp_path / "deploy")]) == 0
