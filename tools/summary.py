@@ -54,11 +54,13 @@ def summarize(cfg):
 
 def _describe(backbone):
     """'ResNetTSM depth 50' / 'MobileOneTSM arch s4', plus the number of non-local blocks."""
+    from paddlevideo_tsm.modeling.backbones.non_local import NonLocal3D
+
     text = type(backbone).__name__
     for attr in ("depth", "arch"):
         if hasattr(backbone, attr):
             text += f" {attr} {getattr(backbone, attr)}"
-    n = len(getattr(backbone, "new_layer_prefixes", ()))
+    n = sum(isinstance(unit, NonLocal3D) for _, unit in backbone.units())
     return text + (f", {n} non-local blocks" if n else "")
 
 

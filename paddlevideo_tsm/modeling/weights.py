@@ -83,8 +83,8 @@ def load_pretrained(model, path, backbone_prefix="backbone.", head_prefix="head.
             renamed[k] = v
     new = tuple(backbone_prefix + p for p in new_layers)
     backbone_keys = [k for k in model_state if k.startswith(backbone_prefix)
-                     and (not new or not k.startswith(new) or k in renamed)]
-    fresh = sum(1 for k in model_state if new and k.startswith(new) and k not in renamed)
+                     and (not k.startswith(new) or k in renamed)]
+    fresh = sum(1 for k in model_state if k.startswith(new) and k not in renamed)
     missing, _, mismatched = fit_report({k: model_state[k] for k in backbone_keys}, renamed)
     if missing or mismatched:
         parts = [f"{len(x)} {w}: {_short(x)}" for w, x in (("missing", missing), ("shape mismatch", mismatched)) if x]
