@@ -10,6 +10,7 @@ import pytest
 import main as main_py
 from _tiny_training import make_demo, run_main, tiny_config, write_config
 from paddlevideo_tsm.metrics import mean_class_accuracy, topk_correct
+from paddlevideo_tsm.modeling import BACKBONES
 from paddlevideo_tsm.tasks import amp as amp_mod
 from paddlevideo_tsm.tasks.train import train_one_step
 
@@ -136,7 +137,8 @@ def small_cfg(trained, tmp_path):
     (["-o", "DATASET.train.file_path=/no/such.list"], "/no/such.list"),
     (["--test", "-w", "/no/such.pdparams"], "/no/such.pdparams: weights file not found"),
     (["--resume", "/no/run_epoch_00001.pdparams"], "/no/run_epoch_00001.pdstate"),
-    (["-o", "MODEL.backbone.name=ResNetX"], "MODEL.backbone.name: unknown backbone 'ResNetX'; registered backbones:"),
+    (["-o", "MODEL.backbone.name=ResNetX"],
+     "MODEL.backbone.name: unknown backbone 'ResNetX'; registered backbones: " + ", ".join(sorted(BACKBONES))),
     (["-o", "OPTIMIZER.learning_rate.name=StepDecay"], "OPTIMIZER.learning_rate.name: unknown schedule"),
 ])
 def test_user_errors_are_one_line_exit_2(small_cfg, args, needle, capsys):
