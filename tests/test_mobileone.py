@@ -12,7 +12,7 @@ import yaml
 from helpers import realistic_bn_stats, rel_diff
 from paddlevideo_tsm.modeling import build_model
 from paddlevideo_tsm.online import OnlineRecognizer
-from paddlevideo_tsm.utils import get_config
+from paddlevideo_tsm.config import get_config
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
 spec = importlib.util.spec_from_file_location("reparameterize", TOOLS / "reparameterize.py")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from paddlevideo_tsm.modeling.backbones.non_local import NonLocal3D
-from paddlevideo_tsm.utils import get_config
+from paddlevideo_tsm.config import get_config
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))

@@ -168,7 +168,7 @@ def test_online_export_and_training_config_refuse_in_one_line(tmp_path, capsys):
     import yaml
     from paddlevideo_tsm.inference import export_cli
     from paddlevideo_tsm.tasks.runtime import build_model_checked
-    from paddlevideo_tsm.utils import get_config
+    from paddlevideo_tsm.config import get_config
 
     cfg = {"model_name": "nl", "DATASET": {"batch_size": 1}, "INFERENCE": {"num_seg": T, "target_size": 32},
            "MODEL": model_cfg(num_seg=T, non_local=PATTERN)}

@@ -84,8 +84,8 @@ def reparameterize(cfg, weights):
 def run(args):
     import yaml
 
-    from paddlevideo_tsm.utils import get_config
-    from paddlevideo_tsm.utils.checkpoint import atomic_save
+    from paddlevideo_tsm.config import get_config
+    from paddlevideo_tsm.tasks.checkpoint import atomic_save
 
     cfg = get_config(args.config, args.override)
     name = f"{cfg.get('model_name') or 'model'}_deploy"
