@@ -23,7 +23,9 @@ SPLITS = ("train", "valid", "test")
 _DATASET_SPLIT = Component(DATASETS, tag="format", skip=("pipeline",))  # the loader passes the pipeline
 SCHEMA = Section(dict(
     RUN_KEYS,
-    MODEL=Component(RECOGNIZERS, tag="framework", args={"backbone": Component(BACKBONES), "head": Component(HEADS)}),
+    # a head's in_channels may be left out: modeling.head_config takes the backbone's out_channels
+    MODEL=Component(RECOGNIZERS, tag="framework",
+                    args={"backbone": Component(BACKBONES), "head": Component(HEADS, filled=("in_channels",))}),
     DATASET=Section(dict(DATASET_KEYS, **{s: _DATASET_SPLIT for s in SPLITS}), required=("batch_size",),
                     ignored=DATASET_IGNORED_KEYS),
     PIPELINE=Section({s: PIPELINE_SECTION_SCHEMA for s in SPLITS}),

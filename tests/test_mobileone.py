@@ -87,8 +87,7 @@ def test_squeeze_excitation_exports(tmp_path, fmt):
     with paddle.no_grad():
         want = block(paddle.to_tensor(x)).numpy()
     files = export_model(block, str(tmp_path), "se", [2, 16, 6, 6], fmt)
-    got = PaddlePredictor(files[0], str(tmp_path / "se.pdiparams"), cpu_threads=1).run(x)
-    got = got[0] if isinstance(got, (list, tuple)) else got
+    got = PaddlePredictor(files[0], str(tmp_path / "se.pdiparams"), cpu_threads=1).run([x])[0]
     assert rel_diff(got, want) < 1e-5
 
 

@@ -40,8 +40,9 @@ def summary(config, *overrides):
 
 def per_frame(config, *overrides):
     """summarize() of ``config`` on one 224 px frame."""
+    one_frame = [f"PIPELINE.{split}.sample.num_seg=1" for split in ("train", "valid", "test")]
     return summary(config, "MODEL.backbone.num_seg=1", "INFERENCE.num_seg=1", "INFERENCE.target_size=224",
-                   *overrides)
+                   *one_frame, *overrides)
 
 
 def close(value, table, tolerance):
