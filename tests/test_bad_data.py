@@ -54,7 +54,8 @@ def test_training_replaces_bad_sample_and_warns_once(tmp_path, warnings_seen):
 
 def test_bad_fraction_limit_stops_with_clear_error(tmp_path):
     lst = _list(tmp_path, 10)
-    ds = VideoDataset(lst, FakeMedia({"c1.avi": "broken", "c2.avi": "broken"}), max_bad_fraction=0.1)
+    # seeded: unseeded, c1's random replacement was c2 about one run in ten (a flaky limit error)
+    ds = VideoDataset(lst, FakeMedia({"c1.avi": "broken", "c2.avi": "broken"}), max_bad_fraction=0.1, seed=0)
     ds[1]  # 1 of 10 is allowed
     with pytest.raises(BadDataLimitError) as err:
         ds[2]

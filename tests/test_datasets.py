@@ -45,9 +45,9 @@ def test_video_list_parses_without_prefix(tmp_path):
     ("video", "a.avi 1\nb.avi one\n", None, "2: label 'one' is not an integer"),
     ("frame", "d ten 1\n", None, "1: frame count 'ten' is not an integer"),
     ("frame", "d 0 1\n", None, "1: frame count 0 must be positive"),
-    ("video", "a.avi 0\n\nb.avi 5\n", 5, "3: label 5 outside [0, 5)"),
-    ("video", "a.avi -1\n", None, "1: label -1 outside >= 0"),
-    ("frame", "d 4 -2\n", 3, "1: label -2 outside [0, 3)"),
+    ("video", "a.avi 0\n\nb.avi 5\n", 5, "3: label 5 >= num_classes 5"),
+    ("video", "a.avi -1\n", None, "1: label -1 < 0"),
+    ("frame", "d 4 -2\n", 3, "1: label -2 < 0"),
 ])
 def test_list_errors_name_file_and_line(tmp_path, kind, text, num_classes, reason):
     lst = write_text(tmp_path / "bad.txt", text)
@@ -99,7 +99,7 @@ def test_label_map_names_and_range(tmp_path):
     lst = write_text(tmp_path / "v.txt", "a.avi jump\nb.avi 1\nc.avi 3\n")
     with pytest.raises(ListFileError) as err:  # num_classes comes from the map (3)
         VideoDataset(lst, EchoPipeline(), label_map=idx_map)
-    assert str(err.value) == f"{lst}:3: label 3 outside [0, 3)"
+    assert str(err.value) == f"{lst}:3: label 3 >= the label map's 3 classes"
     write_text(lst, "a.avi jump\nb.avi 1\nc.avi hop\n")
     with pytest.raises(ListFileError) as err:
         VideoDataset(lst, EchoPipeline(), label_map=idx_map)

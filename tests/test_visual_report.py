@@ -130,3 +130,22 @@ def test_curves_csv_png_and_resume(tmp_path):
 def test_plots_use_the_headless_backend():
     plt = pyplot()
     assert plt.get_backend().lower() == "agg"
+
+
+def test_an_unwritable_report_folder_loses_nothing(tmp_path):
+    """The test run is done when the report is written: a folder it cannot write to is a one-line
+    warning, not an error."""
+    from paddlevideo_tsm.metrics.center_crop import CenterCropMetric
+    from paddlevideo_tsm.visual.report import report_test_run
+    labels, scores = synthetic_results()
+    metric = CenterCropMetric()
+    metric.update(scores, labels, np.arange(len(labels)))
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    log = ListLogger()
+    log.info = lambda msg: None
+    assert report_test_run(metric, NAMES, str(blocker / "report"), log) is None
+    assert len(log.lines) == 1 and log.lines[0].startswith(f"{blocker / 'report'}: test report not written (")
+    assert log.lines[0].endswith("; choose a folder with --output")
+    out = report_test_run(metric, NAMES, str(tmp_path / "ok"), log)
+    assert out["mean_class_acc"] == pytest.approx(mean_class_accuracy(scores, labels))

@@ -111,7 +111,7 @@ def run(args):
     from paddlevideo_tsm.loader.datasets.list_file import read_list
     from paddlevideo_tsm.modeling import load_checkpoint
     from paddlevideo_tsm.tasks.runtime import build_model_checked
-    from paddlevideo_tsm.utils.config import get_config
+    from paddlevideo_tsm.config import get_config
     from paddlevideo_tsm.visual.cam import grad_cam, load_clip
 
     cfg = get_config(args.config, args.override)

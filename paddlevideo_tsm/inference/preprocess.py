@@ -2,7 +2,9 @@
 import copy
 
 from ..errors import ConfigError
+from ..loader.pipelines import transform_steps
 from ..media import decode_step
+from .settings import CROP_VIEWS
 
 
 def _pipeline_cfg_for(test_cfg, kind):
@@ -51,14 +53,9 @@ def num_test_clips(cfg):
     return int(test.get("num_clips", 1) or 1)
 
 
-CROPS = {"ThreeCrop": 3, "TenCrop": 10}
-
-
 def views_per_video(cfg):
     """Views V one video gives with cfg's test pipeline: num_clips x crops (ThreeCrop 3, TenCrop 10)."""
     crops = 1
-    for entry in ((cfg.get("PIPELINE") or {}).get("test") or {}).get("transform") or []:
-        if isinstance(entry, dict):
-            name = entry.get("name") or (next(iter(entry)) if len(entry) == 1 else None)
-            crops *= CROPS.get(name, 1)
+    for name, _ in transform_steps((cfg.get("PIPELINE") or {}).get("test"), "PIPELINE.test"):
+        crops *= CROP_VIEWS.get(name, 1)
     return num_test_clips(cfg) * crops

@@ -1,4 +1,7 @@
-"""paddle.io.DataLoader with epoch-seeded shuffling, seeded workers and per-sample RNGs."""
+"""paddle.io.DataLoader with epoch-seeded shuffling, seeded workers that die with their parent,
+per-sample RNGs, and an epoch that can start at a given batch (a resumed mid-epoch checkpoint)."""
+import itertools
+import os
 import random
 
 import numpy as np
@@ -6,6 +9,7 @@ import paddle
 from paddle.io.dataloader.collate import default_collate_fn
 
 from ..errors import BadDataLimitError, DataError, ListFileError
+from ..utils.processes import die_with_parent
 
 # errors a dataset may raise in a worker, re-raised by type in the main process
 _ERRORS_BY_NAME = {e.__name__: e for e in (DataError, BadDataLimitError, ListFileError, ValueError,
@@ -46,18 +50,21 @@ class EpochSampler(paddle.io.Sampler):
         return self.num_samples
 
 
-class WorkerSeeder:
-    """worker_init_fn: seeds numpy/random/paddle in worker ``worker_id`` from (seed, epoch, worker_id).
+class WorkerInit:
+    """worker_init_fn: ties worker ``worker_id`` to the process that built the loader (killed with
+    it, even by SIGKILL), then seeds numpy/random/paddle from (seed, epoch, worker_id).
 
-    Covers code that uses the global RNGs; the datasets' own per-sample Generators do not
-    depend on the worker, so batches are equal for any ``num_workers``.
+    The seeds cover code that uses the global RNGs; the datasets' own per-sample Generators do
+    not depend on the worker, so batches are equal for any ``num_workers``.
     """
 
     def __init__(self, dataset, seed):
         self.dataset = dataset
         self.seed = seed
+        self.parent_pid = os.getpid()
 
     def __call__(self, worker_id):
+        die_with_parent(self.parent_pid)
         if self.seed is None:
             return
         epoch = getattr(self.dataset, "epoch", 0)
@@ -67,14 +74,34 @@ class WorkerSeeder:
         paddle.seed(int(state))
 
 
+class _BatchesFrom:
+    """A batch sampler's batches from number ``first`` on (the ones before are not read)."""
+
+    def __init__(self, batch_sampler, first):
+        self.batch_sampler, self.first = batch_sampler, int(first)
+
+    def __iter__(self):
+        return itertools.islice(iter(self.batch_sampler), self.first, None)
+
+    def __len__(self):
+        return max(0, len(self.batch_sampler) - self.first)
+
+
 class EpochDataLoader(paddle.io.DataLoader):
-    """A DataLoader with ``set_epoch(epoch)`` (reshuffle, reseed; call it before each epoch).
+    """A DataLoader with ``set_epoch(epoch, first_batch=0)`` (reshuffle, reseed, and start the
+    epoch's iteration at batch ``first_batch``; call it before each epoch). ``len()`` stays the
+    whole epoch's batch count.
 
     Errors keep their type and message: paddle 3.3.1 hangs when a dataset raises with
     num_workers=0 (its reader thread dies) and turns a worker's exception into "Blocking
     queue is killed". So with 0 workers batches are read in this process, and with workers
     the dataset's recorded error (``dataset.fatal_error()``) is raised again.
     """
+
+    first_batch = 0
+
+    def _batches(self):
+        return _BatchesFrom(self.batch_sampler, self.first_batch) if self.first_batch else self.batch_sampler
 
     def __iter__(self):
         if self.num_workers == 0:
@@ -83,12 +110,17 @@ class EpochDataLoader(paddle.io.DataLoader):
 
     def _iter_in_process(self):
         collate = self.collate_fn or default_collate_fn
-        for indices in self.batch_sampler:
+        for indices in self._batches():
             batch = collate([self.dataset[i] for i in indices])
             yield _to_tensors(batch)
 
     def _iter_workers(self):
-        batches = super().__iter__()
+        whole = self.batch_sampler
+        self.batch_sampler = self._batches()  # paddle's iterator reads it once, when it is made
+        try:
+            batches = super().__iter__()
+        finally:
+            self.batch_sampler = whole
         try:
             yield from batches
         except Exception:
@@ -104,9 +136,11 @@ class EpochDataLoader(paddle.io.DataLoader):
             if not self._persistent_workers:
                 _shutdown(batches)
 
-    def set_epoch(self, epoch):
-        """Pass ``epoch`` to the batch sampler (shuffle order) and the dataset (per-sample seeds)."""
+    def set_epoch(self, epoch, first_batch=0):
+        """Pass ``epoch`` to the batch sampler (shuffle order) and the dataset (per-sample seeds);
+        the epoch's iteration starts at batch ``first_batch`` of that order."""
         self.epoch = int(epoch)
+        self.first_batch = int(first_batch)
         sampler = getattr(self.batch_sampler, "sampler", None)
         for obj in (self.batch_sampler, sampler, self.dataset):
             if obj is not None and hasattr(obj, "set_epoch"):
@@ -148,4 +182,4 @@ def build_dataloader(dataset, batch_size, num_workers=0, shuffle=False, drop_las
     return EpochDataLoader(
         dataset, batch_sampler=batch_sampler, num_workers=num_workers,
         use_shared_memory=use_shared_memory, collate_fn=collate_fn, return_list=True,
-        worker_init_fn=WorkerSeeder(dataset, seed) if num_workers > 0 else None)
+        worker_init_fn=WorkerInit(dataset, seed) if num_workers > 0 else None)

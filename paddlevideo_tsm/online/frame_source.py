@@ -31,6 +31,8 @@ def _decord_frames(path):
         reader = decord.VideoReader(path)
     except Exception as e:  # decord raises DECORDError and RuntimeError kinds
         msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        if path in msg:  # decord's 'Error reading PATH...' says no more than this line does
+            msg = "neither OpenCV nor decord can read it"
         raise DataError(f"{path}: cannot open video ({msg})") from None
     for i in range(len(reader)):
         yield reader[i].asnumpy()

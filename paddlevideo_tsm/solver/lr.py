@@ -11,13 +11,17 @@ import math
 from paddle.optimizer.lr import LRScheduler
 
 from ..errors import ConfigError
+from ..utils.config_schema import Either, Section, Tagged, Value, check
 
-SCHEDULES = ("PiecewiseDecay", "CosineAnnealingDecay")
-COMMON_KEYS = {"name", "iter_step", "warmup_epochs", "warmup_start_lr"}
-SCHEDULE_KEYS = {
-    "PiecewiseDecay": {"boundaries", "values"},
-    "CosineAnnealingDecay": {"learning_rate", "max_epoch", "eta_min"},
-}
+SCHEDULE_SCHEMA = Tagged("schedule", {
+    "PiecewiseDecay": Section({"boundaries": Value(list, items=Value(float, min=0)),
+                               "values": Value(list, items=Value(float, min=0))},
+                              required=("boundaries", "values")),
+    "CosineAnnealingDecay": Section({"learning_rate": Value(float, above=0), "max_epoch": Value(float, above=0),
+                                     "eta_min": Value(float, min=0)}, required=("learning_rate", "max_epoch")),
+}, common=Section({"iter_step": Value(bool), "warmup_epochs": Value(float, min=0),
+                   "warmup_start_lr": Value(float, min=0)}))
+LR_SCHEMA = Either(Value(float, above=0), SCHEDULE_SCHEMA)  # a constant lr, or a schedule
 
 
 class EpochSchedule(LRScheduler):
@@ -59,34 +63,23 @@ def cosine(base_lr, total, eta_min=0.0):
     return fn
 
 
-def _need(cfg, key, where):
-    if key not in cfg:
-        raise ConfigError(f"{where}: missing key '{key}' for {cfg.get('name')}")
-    return cfg[key]
-
-
 def build_lr(lr_cfg, iters_per_epoch, scale=1.0, where="OPTIMIZER.learning_rate"):
     """OPTIMIZER.learning_rate mapping (or a float) -> EpochSchedule; every lr multiplied by ``scale``.
 
     ``iters_per_epoch`` converts epoch milestones into steps when ``iter_step`` is true.
     """
-    if isinstance(lr_cfg, (int, float)) and not isinstance(lr_cfg, bool):
+    if lr_cfg is None:
+        raise ConfigError(f"missing mandatory key '{where}'")
+    check(LR_SCHEMA, lr_cfg, where)
+    if not isinstance(lr_cfg, dict):
         return EpochSchedule(lambda step: float(lr_cfg) * scale, by_iteration=True)
-    if not isinstance(lr_cfg, dict) or "name" not in lr_cfg:
-        raise ConfigError(f"{where}: expected a number or a mapping with 'name' (one of {', '.join(SCHEDULES)})")
     name = lr_cfg["name"]
-    if name not in SCHEDULES:
-        raise ConfigError(f"{where}.name: unknown schedule '{name}'; known: {', '.join(SCHEDULES)}")
-    unknown = set(lr_cfg) - COMMON_KEYS - SCHEDULE_KEYS[name]
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} for {name}; it takes "
-                          f"{sorted(COMMON_KEYS | SCHEDULE_KEYS[name])}")
     by_iter = bool(lr_cfg.get("iter_step", True))
     per_epoch = int(iters_per_epoch) if by_iter else 1
     if per_epoch < 1:
         raise ConfigError(f"{where}: an epoch must have at least one iteration, got {iters_per_epoch}")
     if name == "PiecewiseDecay":
-        bounds, values = list(_need(lr_cfg, "boundaries", where)), list(_need(lr_cfg, "values", where))
+        bounds, values = list(lr_cfg["boundaries"]), list(lr_cfg["values"])
         if len(values) != len(bounds) + 1:
             raise ConfigError(f"{where}: PiecewiseDecay needs len(values) == len(boundaries) + 1, "
                               f"got {len(values)} values for {len(bounds)} boundaries")
@@ -94,8 +87,8 @@ def build_lr(lr_cfg, iters_per_epoch, scale=1.0, where="OPTIMIZER.learning_rate"
             raise ConfigError(f"{where}.boundaries: must be increasing, got {bounds}")
         fn = piecewise([round(b * per_epoch) for b in bounds], [float(v) * scale for v in values])
     else:
-        max_epoch = _need(lr_cfg, "max_epoch", where)
-        fn = cosine(float(_need(lr_cfg, "learning_rate", where)) * scale, max(1, round(max_epoch * per_epoch)),
+        max_epoch = lr_cfg["max_epoch"]
+        fn = cosine(float(lr_cfg["learning_rate"]) * scale, max(1, round(max_epoch * per_epoch)),
                     float(lr_cfg.get("eta_min", 0.0)) * scale)
     warmup_steps = round(float(lr_cfg.get("warmup_epochs", 0)) * per_epoch)
     return EpochSchedule(fn, warmup_steps, float(lr_cfg.get("warmup_start_lr", 0.0)) * scale, by_iter)

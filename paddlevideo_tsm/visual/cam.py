@@ -12,9 +12,9 @@ import numpy as np
 import paddle
 
 from ..errors import ConfigError
-from ..inference.postprocess import softmax
 from ..loader.pipelines.compose import Compose
 from ..loader.pipelines.to_array import Normalization
+from ..metrics.scores import softmax
 
 
 class CamResult(NamedTuple):

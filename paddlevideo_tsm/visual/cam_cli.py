@@ -1,19 +1,19 @@
 """``tools/visualize_cam.py``: Grad-CAM of one clip of a video or frame folder, as a grid PNG and a video.
 
     python tools/visualize_cam.py -c CFG -w WEIGHTS.pdparams -i VIDEO -o cam.png
-        [--target_class K] [--layer NAME] [--label_map FILE] [--override KEY=VALUE]
+        [--target_class K] [--layer NAME] [--label_map FILE] [--override KEY=VALUE] [--alpha A] [--fps F]
 
 The clip is the config's PIPELINE.test clip (clip 0, first crop), all T frames through the model
 at once; the maps are normalised by the clip's largest value, so frames compare. Writes OUT (.png,
 the T frames in one grid, a cross at each frame's peak) and OUT's name with .mp4 (or .gif where
 OpenCV cannot write MP4), one frame per sampled frame at --fps.
 """
-import argparse
 import math
 import os
 
 import cv2
 
+from .. import cli_args
 from ..errors import ConfigError, DataError, ToolError, run_cli
 
 DISPLAY_SIDE = 160  # tiles are enlarged to at least this many pixels a side
@@ -21,25 +21,26 @@ DISPLAY_SIDE = 160  # tiles are enlarged to at least this many pixels a side
 
 def add_arguments(parser):
     a = parser.add_argument
-    a("-c", "--config", required=True, help="the model's YAML config (MODEL, PIPELINE.test)")
+    cli_args.add_config_args(parser, short_override=False)  # -o is the output, as in tools/export_model.py
     a("-w", "--weights", required=True, help="trained .pdparams")
     a("-i", "--input", required=True, help="a video file or a frame folder")
     a("-o", "--output", required=True, help="the grid PNG to write (the video gets the same name, .mp4/.gif)")
-    a("--target_class", type=int, default=None, help="class whose score is explained (default: the predicted one)")
+    a("--target_class", type=cli_args.int_at_least(0), default=None,
+      help="class whose score is explained (default: the predicted one)")
     a("--layer", default=None,
       help="sublayer whose output is mapped, e.g. backbone.res4b or res4b (default: the backbone's last unit)")
     a("--label_map", default=None, help="class names, 'index name' per line (default DATASET.test.label_map)")
-    a("--override", action="append", default=[], metavar="KEY=VALUE",
-      help="config override, e.g. --override MODEL.backbone.shift_mode=online (repeatable)")
     a("--alpha", type=float, default=0.45, help="heat map opacity in [0, 1]")
-    a("--fps", type=float, default=4.0, help="frame rate of the video")
+    a("--fps", type=cli_args.float_in(0.01, 1000.0), default=4.0, help="frame rate of the video")
     return parser
 
 
-def _class_names(args, cfg):
-    from ..loader.datasets.list_file import read_label_map
+def _class_names(args, cfg, num_classes):
+    from ..inference.postprocess import read_class_names
     path = args.label_map or ((cfg.get("DATASET") or {}).get("test") or {}).get("label_map")
-    return read_label_map(path) if path and (args.label_map or os.path.isfile(path)) else None
+    if not path or not (args.label_map or os.path.isfile(path)):
+        return None
+    return read_class_names(path, num_classes, args.weights)
 
 
 def _name(names, k):
@@ -52,22 +53,22 @@ def run(args):
     from ..inference.preprocess import Preprocessor
     from ..modeling import load_checkpoint
     from ..tasks.runtime import build_model_checked
-    from ..utils.config import get_config
+    from ..config import get_config
     from .cam import grad_cam, load_clip
     from .heatmap import blend, grid, mark, normalize, peaks
     from .video_io import VideoFile
 
     if not args.output.lower().endswith(".png"):
         raise ToolError(f"-o {args.output}: give the grid image's path, ending in .png")
-    if not 0.0 <= args.alpha <= 1.0 or args.fps <= 0:
-        raise ToolError(f"--alpha must be in [0, 1] and --fps > 0, got {args.alpha} and {args.fps}")
+    if not 0.0 <= args.alpha <= 1.0:
+        raise ToolError(f"--alpha must be in [0, 1], got {args.alpha}")
     cfg = get_config(args.config, args.override)
     item = classify_path(args.input)
     if item.error:
         raise DataError(f"{args.input}: {item.error}")
     model = build_model_checked(cfg)
     load_checkpoint(model, args.weights)
-    names = _class_names(args, cfg)
+    names = _class_names(args, cfg, getattr(model.head, "num_classes", None))
     preprocess = Preprocessor((cfg.get("PIPELINE") or {}).get("test"))
     clip = load_clip(preprocess, item.path, item.kind, model.data_format)
     num_seg = getattr(model.backbone, "num_seg", len(clip.inputs))
@@ -101,5 +102,5 @@ def run(args):
 
 
 def main(argv=None):
-    parser = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    parser = add_arguments(cli_args.ArgumentParser(description=__doc__.splitlines()[0]))
     return run_cli(run, parser.parse_args(argv))

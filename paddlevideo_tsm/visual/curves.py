@@ -62,14 +62,10 @@ class TrainingCurves:
         from ..errors import MissingPackageError
         if not self.enabled or not self.rows:
             return None
+        from .report import write_csv
         rows = [self.rows[e] for e in sorted(self.rows)]
-        tmp = self.csv_path + ".tmp"
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(COLUMNS)
-            for r in rows:
-                writer.writerow(["" if math.isnan(r[c]) else f"{r[c]:.6g}" for c in COLUMNS])
-        os.replace(tmp, self.csv_path)
+        write_csv(self.csv_path, [COLUMNS] + [["" if math.isnan(r[c]) else f"{r[c]:.6g}" for c in COLUMNS]
+                                              for r in rows])
         try:
             return plot_curves(rows, self.png_path)
         except MissingPackageError as exc:

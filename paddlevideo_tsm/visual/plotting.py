@@ -1,6 +1,4 @@
 """matplotlib for the plots, always with the headless Agg backend; a one-line error when missing."""
-import os
-
 from ..errors import MissingPackageError
 
 INSTALL_HINT = "pip install -r requirements-vis.txt"
@@ -18,17 +16,11 @@ def pyplot():
 
 
 def save_figure(fig, path, dpi=100):
-    """Write ``fig`` to ``path`` (a .png) through a temporary name, so a killed run never leaves half a PNG;
-    closes the figure. Returns path."""
-    plt = pyplot()
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp.png")
+    """Write ``fig`` to ``path`` as a PNG through a temporary name (tasks.checkpoint.atomic_save), so a
+    killed run never leaves half a PNG; closes the figure. Returns path."""
+    from ..tasks.checkpoint import atomic_save
     try:
-        fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
+        atomic_save(fig, path, writer=lambda figure, tmp: figure.savefig(tmp, dpi=dpi, format="png"))
     finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        pyplot().close(fig)
     return path

@@ -9,6 +9,8 @@ import os
 
 import numpy as np
 
+from ..tasks.checkpoint import atomic_save
+
 REPORT_FILES = {
     "per_class": "test_per_class_accuracy.csv",
     "confusion_csv": "test_confusion_matrix.csv",
@@ -53,11 +55,19 @@ def top_confusions(cm, names, limit=10):
             for n, i, j in cells[:limit]]
 
 
-def _write_csv(path, rows):
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+def _write_text(text, path):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _write_rows(rows, path):
+    with open(path, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(rows)
-    os.replace(tmp, path)
+
+
+def write_csv(path, rows):
+    """Write ``rows`` (lists of cells) as CSV to ``path`` through a temporary name (atomic_save)."""
+    atomic_save(rows, path, writer=_write_rows)
 
 
 def plot_confusion(cm, names, path, title="confusion matrix"):
@@ -103,13 +113,12 @@ def write_test_report(out_dir, labels, scores, class_names=None, logger=None):
     rows += [[i, names[i], int(cm[i].sum()), int(cm[i, i]), "" if np.isnan(acc[i]) else f"{acc[i]:.6f}"]
              for i in range(k)]
     rows.append(["", "mean_class_accuracy", int(cm.sum()), int(np.trace(cm)), f"{mean_acc:.6f}"])
-    _write_csv(files["per_class"], rows)
-    _write_csv(files["confusion_csv"], [["true \\ predicted"] + names] +
+    write_csv(files["per_class"], rows)
+    write_csv(files["confusion_csv"], [["true \\ predicted"] + names] +
                [[names[i]] + [int(v) for v in cm[i]] for i in range(k)])
-    lines = top_confusions(cm, names)
-    with open(files["confusions"], "w", encoding="utf-8") as f:
-        f.write(f"most frequent confusions of {int(cm.sum())} test videos (true -> predicted):\n")
-        f.write("".join(line + "\n" for line in lines) if lines else "none: every video was classified correctly\n")
+    lines = [f"most frequent confusions of {int(cm.sum())} test videos (true -> predicted):"]
+    lines += top_confusions(cm, names) or ["none: every video was classified correctly"]
+    atomic_save("".join(line + "\n" for line in lines), files["confusions"], writer=_write_text)
     try:
         plot_confusion(cm, names, files["confusion_png"],
                        f"{int(cm.sum())} test videos, top-1 {np.trace(cm) / max(cm.sum(), 1):.3f}, "
@@ -128,7 +137,11 @@ def report_test_run(metric, class_names, out_dir, logger):
     loaded = labels >= 0
     if not loaded.any():
         return None
-    report = write_test_report(out_dir, labels[loaded], scores[loaded], class_names, logger)
+    try:
+        report = write_test_report(out_dir, labels[loaded], scores[loaded], class_names, logger)
+    except OSError as exc:  # the test itself is done and logged: say why there is no report, lose nothing
+        logger.warning(f"{out_dir}: test report not written ({exc.strerror or exc}); choose a folder with --output")
+        return None
     logger.info(f"test report: mean class accuracy {report['mean_class_acc']:.4f}; "
                 + ", ".join(sorted(os.path.basename(p) for p in report["files"].values())) + f" in {out_dir}")
     return report

@@ -1,5 +1,5 @@
 """Registered list-file datasets and ``build_dataset`` from a PaddleVideo DATASET split config."""
-from ...errors import ConfigError
+from ...errors import ConfigError, UserError
 from ...media import MEDIA_KINDS, decode_step
 from ..registry import DATASETS
 from .base import INVALID_LABEL, BaseDataset  # noqa: F401
@@ -26,5 +26,7 @@ def build_dataset(dataset_cfg, pipeline_cfg, **extra):
         decode_step(kind, pipeline_cfg["decode"], where=f"DATASET format {cfg['name']}")
     try:
         return DATASETS.build(cfg, pipeline=build_pipeline(pipeline_cfg), **extra)
-    except (KeyError, TypeError) as exc:
+    except UserError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"DATASET format {dataset_cfg['format']}: {exc.args[0] if exc.args else exc}") from None

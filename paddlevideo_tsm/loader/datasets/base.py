@@ -2,6 +2,7 @@
 import numpy as np
 import paddle
 
+from ...utils.config_schema import Value
 from ...utils.logger import get_logger
 from ...errors import BadDataLimitError, DataError, one_line
 from ..bad_samples import LOAD_ERRORS, BadSampleLog, bad_fraction_message
@@ -33,6 +34,9 @@ class BaseDataset(paddle.io.Dataset):
     """
 
     list_kind = None  # 'frame' or 'video', set by subclasses
+    # ranges of config arguments, checked with the config at start (utils.config_schema.Component)
+    CONFIG_VALUES = {"num_clips": Value(int, min=1), "num_retries": Value(int, min=0),
+                     "max_bad_fraction": Value(float, min=0, max=1)}
 
     def __init__(self, file_path, pipeline, data_prefix=None, num_retries=5, test_mode=False,
                  num_clips=1, label_map=None, num_classes=None, max_bad_fraction=0.1, seed=None):

@@ -65,17 +65,18 @@ def read_label_map(path):
 def read_list(path, kind, data_prefix=None, class_names=None, num_classes=None, label_optional=False):
     """Parse list file ``path`` of ``kind`` 'frame' or 'video' (media.MEDIA_KINDS) -> list of ListEntry.
 
-    Raises ListFileError('file:line: reason') on malformed lines, non-integer fields,
-    labels outside [0, num_classes) and on an empty list. Paths may contain spaces: the
-    numeric fields are taken from the right. label_optional ('video' only): a line may be a
+    Raises ListFileError('file:line: reason') on malformed lines, non-integer fields, labels
+    outside [0, num_classes) (the model's; else the label map's size) and on an empty list.
+    Paths may contain spaces: the numeric fields are taken from the right. label_optional ('video' only): a line may be a
     path alone (its last word has the video's extension), giving label None.
     """
     if kind not in MEDIA_KINDS:
         raise ValueError(f"list kind must be one of {sorted(MEDIA_KINDS)}, got {kind!r}")
     if label_optional and kind != "video":
         raise ValueError("label_optional applies to video lists only")
+    bound = f"num_classes {num_classes}"
     if num_classes is None and class_names is not None:
-        num_classes = len(class_names)
+        num_classes, bound = len(class_names), f"the label map's {len(class_names)} classes"
     name_to_index = {n: i for i, n in enumerate(class_names or [])}
     layout = MEDIA_KINDS[kind].list_layout
     n_fields = len(layout.split())
@@ -88,7 +89,7 @@ def read_list(path, kind, data_prefix=None, class_names=None, num_classes=None, 
             fields = [text, None]
         if len(fields) != n_fields:
             raise ListFileError(f"{where}: expected '{layout}', got {text!r}")
-        label = None if fields[-1] is None else _parse_label(fields[-1], name_to_index, num_classes, where)
+        label = None if fields[-1] is None else _parse_label(fields[-1], name_to_index, num_classes, bound, where)
         frames_len = None
         if "num_frames" in layout:
             if not _is_int(fields[1]):
@@ -104,7 +105,7 @@ def read_list(path, kind, data_prefix=None, class_names=None, num_classes=None, 
     return entries
 
 
-def _parse_label(token, name_to_index, num_classes, where):
+def _parse_label(token, name_to_index, num_classes, bound, where):
     if _is_int(token):
         label = int(token)
     elif token in name_to_index:
@@ -112,9 +113,10 @@ def _parse_label(token, name_to_index, num_classes, where):
     else:
         hint = " nor a class name of the label map" if name_to_index else ""
         raise ListFileError(f"{where}: label {token!r} is not an integer{hint}")
-    if label < 0 or (num_classes is not None and label >= num_classes):
-        bound = f"[0, {num_classes})" if num_classes is not None else ">= 0"
-        raise ListFileError(f"{where}: label {label} outside {bound}")
+    if label < 0:
+        raise ListFileError(f"{where}: label {label} < 0")
+    if num_classes is not None and label >= num_classes:
+        raise ListFileError(f"{where}: label {label} >= {bound}")
     return label
 
 

@@ -24,6 +24,9 @@ A subclass of ``TSMBackbone`` sets or overrides:
 - ``forward_tail(x)``: per-frame layers after the last unit (default: none). A backbone whose
   output is per clip (a classifier and the mean over T inside it) overrides ``forward`` to
   reduce after the tail; the per-frame step never reduces;
+- ``new_layer_prefixes``: prefixes (inside the backbone, ending in '.') of layers that a 2D
+  pretrained network does not have, such as non-local blocks: ``pretrained`` files load them when
+  they hold them, else they keep their initialisation (default: none);
 - ``online_refusal``: None, or the reason the backbone cannot run frame by frame (a layer that
   mixes all T frames, such as a non-local block, needs future frames). Such a backbone should
   also refuse ``shift_mode: online`` when it is built.
@@ -77,6 +80,7 @@ class TSMBackbone(nn.Layer):
 
     stem_stride = 1
     online_refusal = None
+    new_layer_prefixes = ()
 
     def __init__(self, num_seg, data_format="NCHW", pretrained=None):
         super().__init__()
@@ -109,10 +113,12 @@ class TSMBackbone(nn.Layer):
         """[(unit name, sublayer its shift precedes, '' = the whole unit)] for every shifting unit."""
         return [(name, unit.shift_target) for name, unit in self.units() if unit.shift is not None]
 
-    def freeze_bns(self, partial_bn=False, norm_eval=False):
+    def freeze_bns(self, partial_bn=False, norm_eval=False, keep=()):
         """Call at the end of ``__init__``. partial_bn: every BN but the first keeps its running
-        statistics and stops learning; norm_eval: every BN keeps its running statistics."""
-        bns = [m for m in self.sublayers() if isinstance(m, nn.BatchNorm2D)]
+        statistics and stops learning; norm_eval: every BN keeps its running statistics. BNs in
+        ``keep`` (new layers, not pretrained) are left alone."""
+        kept = {id(bn) for bn in keep}
+        bns = [m for m in self.sublayers() if isinstance(m, nn.BatchNorm2D) and id(m) not in kept]
         self._frozen_bns = bns if norm_eval else (bns[1:] if partial_bn else [])
         if partial_bn:
             for bn in bns[1:]:
