@@ -59,7 +59,7 @@ def test_default_layer_equals_the_class_activation_map(data_format, backbone):
     for k in (res.target, other):
         ref = cam_reference(model, clip, k)
         got = grad_cam(model, clip, target=k).maps
-        assert got.shape == ref.shape and rel_diff(got, ref) < 1e-4
+        assert got.shape == ref.shape and rel_diff(got, ref) < 1e-4 and (k != res.target or ref.max() > 0)
 
 
 def _features_and_cam(model, clip, layer):
@@ -93,6 +93,25 @@ def test_the_gradient_crosses_frames_through_the_shifts(mode, features_change, c
     assert np.array_equal(feats[0], feats2[0]) == (mode != "offline")  # online: the past is untouched
 
 
+@pytest.mark.parametrize("backbone,layer", [
+    ({"name": "MobileOneTSM", "arch": "s0"}, "backbone.stage4.1"),
+    ({"name": "ResNetTSM", "depth": 18, "base_channels": 8, "stem": "3x3",
+      "non_local": [[0, 0], [1, 0], [1, 0], [0, 1]]}, "backbone.res5b_nonlocal"),
+])
+def test_registered_backbones(backbone, layer):
+    """Every registered TSMBackbone: MobileOne (units 'stage<i>.<j>') and a non-local ResNet (whose
+    non-local blocks mix all T frames; the last one is the default layer here)."""
+    paddle.seed(0)
+    model = build_model({"framework": "Recognizer2D", "backbone": dict(backbone, num_seg=T),
+                         "head": {"name": "TSMHead", "num_classes": 5}})
+    randomize_bn_stats(model, 0)
+    model.eval()
+    clip = random_clip(size=64)
+    res = grad_cam(model, clip)
+    assert res.layer == layer and res.maps.shape[0] == T and res.maps.max() > 0
+    assert rel_diff(res.maps, cam_reference(model, clip, res.target)) < 1e-4
+
+
 def test_any_tsm_backbone_and_named_layers():
     """A MobileNetV2/MobileOne-style toy backbone (tests/test_online.py): the default layer is its last
     unit, and any sublayer can be named with or without 'backbone.'."""
@@ -100,7 +119,7 @@ def test_any_tsm_backbone_and_named_layers():
     clip = random_clip(size=32)
     assert default_layer(model) == "backbone.b4"
     res = grad_cam(model, clip)
-    assert res.layer == "backbone.b4" and res.maps.shape == (T, 4, 4)
+    assert res.layer == "backbone.b4" and res.maps.shape == (T, 4, 4) and res.maps.max() > 0
     assert rel_diff(res.maps, cam_reference(model, clip, res.target)) < 1e-4
     assert grad_cam(model, clip, layer="b2").maps.shape == (T, 8, 8)
     assert grad_cam(model, clip, layer="backbone.b3.expand").layer == "backbone.b3.expand"
