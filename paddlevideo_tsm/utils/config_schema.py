@@ -227,12 +227,13 @@ class Component(Tagged):
     a newly registered class or argument is known without a list to edit.
 
     ``args``: nodes for arguments that hold sections themselves (MODEL's backbone, head); ``skip``:
-    arguments the code passes and a config must not set. A class may give ``CONFIG_VALUES``
-    (argument -> Value) for ranges its signature cannot say.
+    arguments the code passes and a config must not set; ``common``: a Section of keys every class
+    of the registry takes, consumed by other code (MODEL.backbone.sync_bn). A class may give
+    ``CONFIG_VALUES`` (argument -> Value) for ranges its signature cannot say.
     """
 
-    def __init__(self, registry, tag="name", args=None, skip=(), null=False):
-        super().__init__(registry.kind, None, tag=tag, null=null)
+    def __init__(self, registry, tag="name", args=None, skip=(), null=False, common=None):
+        super().__init__(registry.kind, None, common=common, tag=tag, null=null)
         self.registry, self.args, self.skip = registry, dict(args or {}), tuple(skip)
 
     def names(self):
