@@ -60,6 +60,17 @@ def launch_args(log_dir, nproc):
     return ["--nproc_per_node", str(nproc), "--log_dir", str(log_dir)]
 
 
+def node_commands(o, log, args):
+    """Two launches on this machine acting as nodes 0 and 1 of one job (1 process each) -> [(argv, cwd)].
+    Each runs in a folder of its own, o/node0 and o/node1: a relative --output is then a folder of
+    each node's own, as on two machines."""
+    master = f"127.0.0.1:{free_port()}"
+    for r in (0, 1):
+        (o / f"node{r}").mkdir(exist_ok=True)
+    return [([sys.executable, "-m", "paddle.distributed.launch", "--nnodes", "2", "--master", master, "--rank",
+              str(r), *launch_args(o / f"{log}{r}", 1), *args], o / f"node{r}") for r in (0, 1)]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dist")
@@ -84,22 +95,23 @@ def runs(tmp_path_factory):
         run_env = env()
         if name == "restart":
             run_env["PVTSM_TEST_KILL"] = "1:6"  # rank 1, epoch 2's second iteration (4 an epoch)
-            cmd = [[sys.executable, str(ROOT / "tools" / "launch_restart.py"), "--max_restart", "1",
-                    *launch_args(o / "log", nproc), *args, "--resume", "auto"]]
-        elif nodes == 2:
-            port = free_port()
-            cmd = [[sys.executable, "-m", "paddle.distributed.launch", "--nnodes", "2", "--master",
-                    f"127.0.0.1:{port}", "--rank", str(r), *launch_args(o / f"log{r}", 1), *args] for r in (0, 1)]
+            cmd = [([sys.executable, str(ROOT / "tools" / "launch_restart.py"), "--max_restart", "1",
+                     *launch_args(o / "log", nproc), *args, "--resume", "auto"], ROOT)]
+        elif nodes == 2:  # --output out: o/node0/out, and o/node1/out, which only rank 0 would write
+            cmd = node_commands(o, "log", [a if a != str(o / "out") else "out" for a in args])
         elif nproc == 2:
-            cmd = [[sys.executable, "-m", "paddle.distributed.launch", *launch_args(o / "log", 2), *args]]
+            cmd = [([sys.executable, "-m", "paddle.distributed.launch", *launch_args(o / "log", 2), *args], ROOT)]
         else:
-            cmd = [[sys.executable, *args]]
-        procs[name] = [subprocess.Popen(c, cwd=ROOT, env=run_env, stdout=open(o / f"stdout{i}", "w"),
-                                        stderr=open(o / f"stderr{i}", "w")) for i, c in enumerate(cmd)]
-        if os.environ.get("SERIAL"):
-            for p in procs[name]:
-                p.wait(timeout=600)
-            print(name, time.time() - started)
+            cmd = [([sys.executable, *args], ROOT)]
+        # all at once: much of a launch is waiting (rendezvous, the launcher's polling)
+        procs[name] = [subprocess.Popen(c, cwd=cwd, env=run_env, stdout=open(o / f"stdout{i}", "w"),
+                                        stderr=open(o / f"stderr{i}", "w")) for i, (c, cwd) in enumerate(cmd)]
+    # once the nodes have trained, both again with --resume auto (test_nodes_resume_only_from_...)
+    o = tmp / "nodes"
+    assert [p.wait(timeout=600) for p in procs["nodes"]] == [0, 0], (o / "stderr0").read_text()[-3000:]
+    args = [WORKER, str(o), "-", "-c", str(tmp / "nodes.yaml"), "--seed", "5", "--output", "out", "--resume", "auto"]
+    resumed = [subprocess.Popen(c, cwd=cwd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for c, cwd in node_commands(o, "resume_log", args)]
     for name, ps in procs.items():
         per_process, nproc, nodes, accum, _ = LAYOUTS[name]
         o = tmp / name
@@ -114,6 +126,7 @@ def runs(tmp_path_factory):
         else:
             logs = [(o / "log" / f"workerlog.{r}").read_text() for r in range(nproc)]
         out[name] = {"dir": o, "logs": logs, "stderr": stderr}
+    out["nodes"]["resume_codes"] = [p.wait(timeout=600) for p in resumed]
     print(f"distributed runs: {time.time() - started:.1f} s")
     return out
 
@@ -127,7 +140,7 @@ def test_every_split_of_the_batch_trains_the_same_weights(runs, name):
     ref = load(runs["single"]["dir"] / "rank0.pdparams")
     nproc = LAYOUTS[name][1] * LAYOUTS[name][2]
     ranks = [load(runs[name]["dir"] / f"rank{r}.pdparams") for r in range(nproc)]
-    ck = load(runs[name]["dir"] / "out" / f"{NAME}_epoch_00002.pdparams")  # rank 0 saved what it trained
+    ck = load(runs[name]["dir"] / ("node0/out" if name == "nodes" else "out") / f"{NAME}_epoch_00002.pdparams")
     for k in ref:
         for r in ranks:
             np.testing.assert_array_equal(r[k], ranks[0][k], err_msg=k)
@@ -197,3 +210,16 @@ def test_only_rank0_logs_info(runs):
         rank0, rank1 = runs[name]["logs"]
         assert "train iter:" in rank0
         assert "INFO" not in rank1
+
+
+def test_nodes_resume_only_from_one_shared_output_folder(runs):
+    """Rank 0 decides what to resume; a node that cannot read that checkpoint stops every rank, where it
+    would otherwise start afresh beside a resumed rank 0 and train with other lr and optimizer state."""
+    o = runs["nodes"]["dir"]
+    assert (o / "node0" / "out" / f"{NAME}_epoch_00002.pdstate").exists()
+    assert not (o / "node1" / "out").exists()  # rank 1 wrote nothing in its node's output folder
+    assert runs["nodes"]["resume_codes"] == [2, 2]
+    for r in (0, 1):
+        assert (f"error: out/{NAME}_epoch_00002.pdstate: rank 1 cannot read it (--resume); to resume on several "
+                f"nodes, --output must be one folder every node shares") in \
+            (o / f"resume_log{r}" / "workerlog.0").read_text()
