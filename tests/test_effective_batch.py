@@ -1,7 +1,6 @@
 """The effective batch: accum_steps and PaddleVideo's GRADIENT_ACCUMULATION, the lr scaled to it
-(a recipe's lr per sample on any number of cards), the accumulating step with a loss scaler,
-checkpoint layouts on resume, and the rank split of the training order."""
-import numpy as np
+(a recipe's lr per sample on any number of cards), checkpoint layouts on resume, and the rank
+split of the training order. (The accumulating step itself: test_main_smoke.py.)"""
 import paddle
 import pytest
 import yaml
@@ -11,10 +10,8 @@ from paddlevideo_tsm.config import get_config
 from paddlevideo_tsm.errors import CheckpointError, ConfigError
 from paddlevideo_tsm.loader.dataloader import EpochSampler, RankBatchSampler
 from paddlevideo_tsm.solver import lr_batch_scale, scaled_rates
-from paddlevideo_tsm.tasks import amp as amp_mod
 from paddlevideo_tsm.tasks.effective_batch import (EffectiveBatch, accumulation_steps, batch_line,
                                                    check_resume_layout, epoch_iterations, stop_iterations)
-from paddlevideo_tsm.tasks.train import train_one_step
 
 K400 = ROOT / "configs" / "tsm_k400_frames.yaml"
 
@@ -115,39 +112,3 @@ def test_ranks_split_the_one_process_order(n, per_rank, world):
         assert all(len(p) == len(steps) == len(r) == n // (per_rank * world) for p, r in zip(per, ranks))
         for t, step in enumerate(steps):
             assert sum((p[t] for p in per), []) == step
-
-
-def test_accumulating_step_scales_each_batch_and_updates_once():
-    net = paddle.nn.Linear(3, 2)
-
-    def step(batch):
-        scores = net(batch[0])
-        return {"loss": scores.mean(), "top1": scores.mean(), "top5": scores.mean()}
-
-    class SpyScaler:
-        def __init__(self):
-            self.calls = []
-
-        def scale(self, loss):
-            self.calls.append("scale")
-            return loss * 4.0
-
-        def step(self, opt):
-            self.calls.append("step")
-            opt.step()
-
-        def update(self):
-            self.calls.append("update")
-
-    opt = paddle.optimizer.SGD(0.1, parameters=net.parameters())
-    state = amp_mod.AmpState(enabled=False, scaler=SpyScaler())
-    before = net.bias.numpy().copy()
-    batch = [paddle.ones([2, 3]), paddle.zeros([2, 1])]
-    out = train_one_step(step, opt, batch, state, accum_steps=2, update=False)
-    np.testing.assert_array_equal(net.bias.numpy(), before)  # no update yet
-    assert out["loss"].item() == pytest.approx(step(batch)["loss"].item())  # the batch's own loss is reported
-    train_one_step(step, opt, batch, state, accum_steps=2, update=True)
-    assert state.scaler.calls == ["scale", "scale", "step", "update"]
-    # two batches' d(4 * mean / 2)/d bias = 4 / 2 / 2 each, summed: the mean gradient of the two, once
-    np.testing.assert_allclose(net.bias.numpy(), before - 0.1 * 2.0, rtol=1e-6)
-    assert net.bias.grad is None or not np.any(net.bias.grad.numpy())  # cleared after the update
