@@ -185,10 +185,12 @@ def test_killed_worker_restarts_from_the_last_complete_checkpoint(runs):
     run_ids = {json.loads((r["dir"] / "out" / f"{NAME}_epoch_0000{e}.pdstate").read_text())["run_id"]
                for e in (1, 2)}
     assert run_ids == {json.loads((r["dir"] / "out" / "run.json").read_text())["run_id"]}  # one run
-    # nothing half-written: complete checkpoints only, no temporary files, the lock released
+    # nothing half-written: complete checkpoints only (and the training curves), no temporary files,
+    # the lock released
     names = sorted(p.name for p in (r["dir"] / "out").iterdir())
     assert names == ["run.json"] + [f"{NAME}_epoch_0000{e}{s}" for e in (1, 2) for s in (".pdopt", ".pdparams",
-                                                                                          ".pdstate")]
+                                                                                          ".pdstate")] + [
+        "training_curves.csv", "training_curves.png"]
 
 
 def test_validation_gathers_every_clip_once(runs):

@@ -280,6 +280,8 @@ def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level,
         where = f"epoch {start_epoch}" + (f" after its iteration {skip}" if skip else "")
         logger.info(f"resumed from {resume_prefix} (run {run_id}); continuing at {where}")
 
+    from ..visual.curves import TrainingCurves
+    curves = TrainingCurves(out_dir, start_epoch, dist.is_main(), logger)
     if dist.is_main():
         write_run_id(out_dir, run_id, name)
     step, no_sync = train_step_fn(model, world)
@@ -344,6 +346,7 @@ def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level,
             f"avg_ips: {bs / max(stats.mean('batch_cost'), 1e-9):.3f} clips/s"
             + ("" if complete else f" (stopped by --max_iters after iteration {it} of {iters_per_epoch}; "
                                    f"--resume continues this epoch)"))
+        curves.add_epoch(epoch, stats.mean("loss"), stats.mean("top1"), cur_lr)
         report = epoch_report(train_ds, epoch)
         if report:
             logger.warning(report)
@@ -370,6 +373,8 @@ def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level,
             if report:
                 logger.warning("valid " + report)
             vdl.scalars("val", epoch, loss=res["loss"], top1=res["top1"], top5=res["top5"])
+            curves.add_val(epoch, res["loss"], res["top1"])
+            curves.save()
             improved = res["count"] > 0 and (best is None or res["top1"] > best)
             failed = f", {res['failed']} failed to load and counted out" if res["failed"] else ""
             logger.info(f"[VALID] epoch:{epoch} loss: {res['loss']:.5f} top1: {res['top1']:.5f} "
@@ -384,6 +389,8 @@ def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level,
                 write_training_state(prefix, dict(progress, epoch=saved_epoch, best=best))  # RNGs as after validation
         dist.barrier()
     vdl.close()
+    if curves.save():
+        logger.info(f"training curves: {curves.png_path}")
     if validate and best is not None:
         logger.info(f"best val top1: {best:.5f}")
     logger.info(f"training done: {epochs_run} epochs, {done} iterations, {time.time() - train_start:.1f} s")
