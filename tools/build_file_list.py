@@ -221,7 +221,7 @@ def tree_splits(args):
 
 
 # --- writing ---------------------------------------------------------------------------------
-def list_lines(samples, root, fmt, suffix, tree_frames=False):
+def sample_lines(samples, root, fmt, suffix, tree_frames=False):
     """[(video, label)] -> (lines of the list, list of missing paths) checked against ``root``."""
     lines, missing = [], []
     for video, label in samples:
@@ -251,7 +251,7 @@ def write_lists(classes, splits, args):
         f.writelines(f"{i} {name}\n" for i, name in enumerate(classes))
     report = {}
     for split, samples in splits.items():
-        lines, missing = list_lines(samples, args.root, args.format, args.suffix,
+        lines, missing = sample_lines(samples, args.root, args.format, args.suffix,
                                     tree_frames=args.dataset == "tree")
         path = os.path.join(args.out_dir, f"{split}_{args.format}.txt")
         with open(path, "w", encoding="utf-8") as f:
