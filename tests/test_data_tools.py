@@ -168,7 +168,7 @@ def test_extract_gives_videos_sharing_a_name_their_own_folders(tmp_path):
     for folder, n in (("x_avi", 5), ("x_mp4", 7), ("y", 4), ("z_avi", 3), ("z/w", 2)):
         assert len(list((out / folder).glob("img_*.jpg"))) == n
     # the frame lists of build_file_list find those folders for the video names
-    lines, missing = build_list.list_lines([("x.mp4", 1), ("y.avi", 2), ("q.avi", 0)], str(out), "frames",
+    lines, missing = build_list.sample_lines([("x.mp4", 1), ("y.avi", 2), ("q.avi", 0)], str(out), "frames",
                                            "img_{:05}.jpg")
     assert lines == ["x_mp4 7 1\n", "y 4 2\n"] and missing == ["q"]
 

@@ -1,8 +1,11 @@
-"""Write train/val list files (and a class-name map) for UCF101, Kinetics or a class-folder tree.
+"""Write train/val list files (and a class-name map) for UCF101, Kinetics, Something-Something V2 or a class-folder tree.
 
     python tools/build_file_list.py ucf101 ROOT --splits_dir ucfTrainTestlist [--split 1] [--format videos|frames] [--out_dir D]
     python tools/build_file_list.py kinetics ROOT --train_csv train.csv [--val_csv validate.csv]
         [--label_map kinetics400_label_list.txt] [--class_dirs] [--format videos|frames] [--out_dir D]
+    python tools/build_file_list.py ssv2 ROOT --labels_json something-something-v2-labels.json
+        --train_json something-something-v2-train.json [--val_json something-something-v2-validation.json]
+        [--format videos|frames] [--out_dir D]
     python tools/build_file_list.py tree ROOT [--val_fraction 0.2] [--seed 0] [--format videos|frames] [--out_dir D]
 
 ROOT holds the videos (--format videos: lines `path label`) or the extracted frame folders
@@ -13,10 +16,15 @@ use ROOT as the dataset's data_prefix. Writes OUT_DIR/{train,val}_{videos,frames
 OUT_DIR/classes.txt (`index name`, 0-based). UCF101 class ids (classInd.txt) are 1-based and
 become 0-based. Kinetics CSV columns: label,youtube_id,time_start,time_end,split; the file
 of a row is `<youtube_id>_<start:06d>_<end:06d>.mp4` (under `<label>/` with --class_dirs).
+Something-Something V2: the labels JSON maps each class template to its index; a train/validation
+entry {"id", "template", ...} names its class by its template with `[something]` brackets (the
+video is `<id>.webm`, its frame folder `<id>`); the left/right class pairs a horizontal flip swaps
+are printed for RandomFlip's flip_label_map.
 Samples missing under ROOT are left out and counted; errors in split files name file:line.
 """
 import argparse
 import csv
+import json
 import os
 import random
 import sys
@@ -127,6 +135,70 @@ def kinetics_splits(args):
     return classes, splits
 
 
+# --- Something-Something V2 -----------------------------------------------------------------
+def read_json(path):
+    """A JSON file -> its value; ToolError naming the file and line when it is not JSON."""
+    with open(path, encoding="utf-8") as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:
+            raise ToolError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+
+
+def read_ssv2_classes(path):
+    """something-something-v2-labels.json ({template: "index"}) -> class names by index (0-based)."""
+    labels = read_json(path)
+    if not isinstance(labels, dict) or not labels:
+        raise ToolError(f"{path}: expected a JSON object of class template -> index")
+    names = {}
+    for name, index in labels.items():
+        if not str(index).isdigit() or int(index) in names:
+            raise ToolError(f"{path}: class {name!r} has index {index!r}; indices must be 0..{len(labels) - 1}, "
+                            f"each once")
+        names[int(index)] = name
+    if sorted(names) != list(range(len(names))):
+        raise ToolError(f"{path}: class indices must be 0..{len(names) - 1} without gaps")
+    return [names[i] for i in range(len(names))]
+
+
+def read_ssv2_split(path, index, labels_path):
+    """-train.json / -validation.json ([{"id", "template", ...}]) -> [(video '<id>.webm', label)]."""
+    entries = read_json(path)
+    if not isinstance(entries, list):
+        raise ToolError(f"{path}: expected a JSON list of videos")
+    samples = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or "id" not in entry or "template" not in entry:
+            raise ToolError(f"{path}: entry {i} lacks 'id' or 'template': {str(entry)[:80]}")
+        name = entry["template"].replace("[", "").replace("]", "")
+        if name not in index:
+            raise ToolError(f"{path}: entry {i} (id {entry['id']}): template {entry['template']!r} "
+                            f"is not a class of {labels_path}")
+        samples.append((f"{entry['id']}.webm", index[name]))
+    return samples
+
+
+def flip_pairs(classes):
+    """{label: label} for the classes a horizontal flip turns into each other ('left' <-> 'right')."""
+    index = {name: i for i, name in enumerate(classes)}
+    pairs = {}
+    for i, name in enumerate(classes):
+        words = name.split()
+        mirrored = " ".join({"left": "right", "right": "left"}.get(w, w) for w in words)
+        if mirrored != name and mirrored in index:
+            pairs[i] = index[mirrored]
+    return pairs
+
+
+def ssv2_splits(args):
+    classes = read_ssv2_classes(_need(args.labels_json))
+    index = {name: i for i, name in enumerate(classes)}
+    splits = {"train": read_ssv2_split(_need(args.train_json), index, args.labels_json)}
+    if args.val_json:
+        splits["val"] = read_ssv2_split(_need(args.val_json), index, args.labels_json)
+    return classes, splits
+
+
 # --- class-folder tree -----------------------------------------------------------------------
 def tree_splits(args):
     """ROOT/class/video (or ROOT/class/frame_dir) -> random train/val split per class."""
@@ -149,7 +221,7 @@ def tree_splits(args):
 
 
 # --- writing ---------------------------------------------------------------------------------
-def list_lines(samples, root, fmt, suffix, tree_frames=False):
+def sample_lines(samples, root, fmt, suffix, tree_frames=False):
     """[(video, label)] -> (lines of the list, list of missing paths) checked against ``root``."""
     lines, missing = [], []
     for video, label in samples:
@@ -179,7 +251,7 @@ def write_lists(classes, splits, args):
         f.writelines(f"{i} {name}\n" for i, name in enumerate(classes))
     report = {}
     for split, samples in splits.items():
-        lines, missing = list_lines(samples, args.root, args.format, args.suffix,
+        lines, missing = sample_lines(samples, args.root, args.format, args.suffix,
                                     tree_frames=args.dataset == "tree")
         path = os.path.join(args.out_dir, f"{split}_{args.format}.txt")
         with open(path, "w", encoding="utf-8") as f:
@@ -213,7 +285,7 @@ def _need(path):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    p.add_argument("dataset", choices=("ucf101", "kinetics", "tree"))
+    p.add_argument("dataset", choices=("ucf101", "kinetics", "ssv2", "tree"))
     p.add_argument("root", help="folder of the videos or frame folders (the lists' data_prefix)")
     p.add_argument("--format", choices=("videos", "frames"), default="videos")
     p.add_argument("--out_dir", default=".", help="where the lists and classes.txt go")
@@ -224,6 +296,9 @@ def parse_args(argv=None):
     p.add_argument("--val_csv", help="Kinetics validation annotations")
     p.add_argument("--label_map", help="Kinetics class list (`index name` or `name` per line)")
     p.add_argument("--class_dirs", action="store_true", help="Kinetics videos sit in <label>/ folders")
+    p.add_argument("--labels_json", help="SSv2: something-something-v2-labels.json")
+    p.add_argument("--train_json", help="SSv2: something-something-v2-train.json")
+    p.add_argument("--val_json", help="SSv2: something-something-v2-validation.json")
     p.add_argument("--val_fraction", type=float, default=0.2, help="tree: share of each class for val")
     p.add_argument("--seed", type=int, default=0, help="tree: seed of the train/val split")
     return p.parse_args(argv)
@@ -241,6 +316,10 @@ def run(args):
         if not args.train_csv:
             raise ToolError("kinetics needs --train_csv")
         classes, splits = kinetics_splits(args)
+    elif args.dataset == "ssv2":
+        if not args.labels_json or not args.train_json:
+            raise ToolError("ssv2 needs --labels_json and --train_json")
+        classes, splits = ssv2_splits(args)
     else:
         classes, splits = tree_splits(args)
     report = write_lists(classes, splits, args)
@@ -248,6 +327,8 @@ def run(args):
     for split, (path, written, missing) in report.items():
         extra = f", {len(missing)} missing under {args.root} (first: {missing[0]})" if missing else ""
         print(f"wrote {path} ({written} samples{extra})")
+    if args.dataset == "ssv2":
+        print(f"left/right classes a flip swaps (RandomFlip flip_label_map): {flip_pairs(classes)}")
     return 0
 
 

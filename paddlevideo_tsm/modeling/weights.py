@@ -61,10 +61,12 @@ def load_checkpoint(model, path):
     return load_state_strict(model, read_state_dict(path), path)
 
 
-def load_pretrained(model, path, backbone_prefix="backbone.", head_prefix="head."):
+def load_pretrained(model, path, backbone_prefix="backbone.", head_prefix="head.", new_layers=()):
     """Initialise a recognizer from ``path``: backbone keys with or without ``backbone.``.
 
-    Every backbone tensor must be present with the right shape (else CheckpointError). Head
+    Every backbone tensor must be present with the right shape (else CheckpointError), except
+    those under ``new_layers`` (prefixes inside the backbone: layers a 2D network does not have,
+    e.g. non-local blocks), which load when present and else keep their initialisation. Head
     tensors load when their shapes fit; a classifier of another size is skipped with a warning.
     Keys the model does not have (e.g. an ImageNet fc) are ignored and counted in the log.
     """
@@ -79,7 +81,10 @@ def load_pretrained(model, path, backbone_prefix="backbone.", head_prefix="head.
             renamed[backbone_prefix + k] = v
         else:
             renamed[k] = v
-    backbone_keys = [k for k in model_state if k.startswith(backbone_prefix)]
+    new = tuple(backbone_prefix + p for p in new_layers)
+    backbone_keys = [k for k in model_state if k.startswith(backbone_prefix)
+                     and (not k.startswith(new) or k in renamed)]
+    fresh = sum(1 for k in model_state if k.startswith(new) and k not in renamed)
     missing, _, mismatched = fit_report({k: model_state[k] for k in backbone_keys}, renamed)
     if missing or mismatched:
         parts = [f"{len(x)} {w}: {_short(x)}" for w, x in (("missing", missing), ("shape mismatch", mismatched)) if x]
@@ -100,5 +105,7 @@ def load_pretrained(model, path, backbone_prefix="backbone.", head_prefix="head.
         warnings.simplefilter("ignore")
         model.set_state_dict(to_load)
     logger.info(f"loaded {len(to_load)} tensors from {path}"
-                + (f" ({len(ignored)} tensors not in the model ignored)" if ignored else ""))
+                + (f" ({len(ignored)} tensors not in the model ignored)" if ignored else "")
+                + (f"; {fresh} tensors of new layers ({_short(new_layers, 3)}) keep their initialisation"
+                   if fresh else ""))
     return len(to_load)

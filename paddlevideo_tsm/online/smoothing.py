@@ -3,7 +3,8 @@ from collections import deque
 
 import numpy as np
 
-from ..metrics.scores import softmax, topk_indices
+from ..inference.postprocess import top_k as top_probabilities
+from ..metrics.scores import softmax
 
 
 class ScoreSmoother:
@@ -42,6 +43,4 @@ class ScoreSmoother:
 
 def top_k(scores, k):
     """[K] scores -> list of (class index, softmax probability), best first."""
-    probs = softmax(scores)
-    order = topk_indices(probs, k)
-    return [(int(i), float(probs[i])) for i in order]
+    return list(zip(*top_probabilities(softmax(scores), k)))

@@ -227,13 +227,17 @@ class Component(Tagged):
     a newly registered class or argument is known without a list to edit.
 
     ``args``: nodes for arguments that hold sections themselves (MODEL's backbone, head); ``skip``:
-    arguments the code passes and a config must not set. A class may give ``CONFIG_VALUES``
-    (argument -> Value) for ranges its signature cannot say.
+    arguments the code passes and a config must not set; ``filled``: arguments a config may leave
+    out because the code fills them in (a head's in_channels from its backbone); ``common``: a
+    Section of keys every class of the registry takes, consumed by other code
+    (MODEL.backbone.sync_bn). A class may give ``CONFIG_VALUES`` (argument -> Value) for ranges its
+    signature cannot say.
     """
 
-    def __init__(self, registry, tag="name", args=None, skip=(), null=False):
-        super().__init__(registry.kind, None, tag=tag, null=null)
+    def __init__(self, registry, tag="name", args=None, skip=(), filled=(), null=False, common=None):
+        super().__init__(registry.kind, None, common=common, tag=tag, null=null)
         self.registry, self.args, self.skip = registry, dict(args or {}), tuple(skip)
+        self.filled = tuple(filled)
 
     def names(self):
         return sorted(self.registry)
@@ -250,7 +254,7 @@ class Component(Tagged):
         declared = getattr(cls, "CONFIG_VALUES", {})
         keys = {p.name: self.args.get(p.name) or declared.get(p.name) or _node_for_default(p.default)
                 for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-        required = [p.name for p in params if p.default is p.empty
+        required = [p.name for p in params if p.default is p.empty and p.name not in self.filled
                     and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
         return Section(keys, required, open=any(p.kind == p.VAR_KEYWORD for p in params))
 

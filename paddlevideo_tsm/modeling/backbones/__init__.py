@@ -1,3 +1,4 @@
 """TSM backbones; what each provides (the contract) is written down in ``base.py``."""
 from .base import ShiftUnit, TSMBackbone  # noqa: F401
 from .resnet_tsm import ResNetTSM  # noqa: F401
+from .mobileone_tsm import MobileOneTSM  # noqa: F401
