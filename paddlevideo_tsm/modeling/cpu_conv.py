@@ -2,8 +2,9 @@
 
 ``paddle`` (default): Paddle's own (im2col + MKL GEMM in the dynamic graph). ``onednn``: every
 eligible ``nn.Conv2D`` calls oneDNN's convolution primitives (modeling/ops/onednn_conv.py) in the
-dynamic graph: same parameters, same state dict, same results within float noise; about 1.3x less
-CPU per TSM-R50 training step on an AVX2 CPU (docs/cpu_training.md). ``onednn_bf16``: the same
+dynamic graph: same parameters, same state dict, same results within float noise; 1.17-1.25x less
+CPU per TSM-R50 training step than Paddle's conv with MKL's AVX2 path on an AVX2 CPU, 2.6-2.9x
+less than with MKL's generic path (docs/cpu_training.md). ``onednn_bf16``: the same
 with bf16 inputs to the primitives and float32 results, where the CPU has bf16 convolutions
 (AVX512-BF16 or AMX), else float32 with one warning.
 
