@@ -26,7 +26,8 @@ def parse_args(argv=None):
                    help="continue training from a checkpoint (prefix or file), or 'auto' = the latest in --output")
     p.add_argument("--max_iters", type=int,
                    help="stop training after this many iterations (saved where it stopped; --resume continues)")
-    p.add_argument("--output", help="output folder (default output/<model_name>)")
+    p.add_argument("--output", help="output folder (default output/<model_name>; --test: the weights' folder, "
+                                    "where the test report goes)")
     p.add_argument("--use_visualdl", action="store_true", help="write VisualDL scalars to <output>/vdl")
     p.add_argument("--save_results", metavar="FILE", help="--test: write per-video scores as JSON lines")
     return p.parse_args(argv)
@@ -43,7 +44,7 @@ def run(args):
     cfg = get_config(args.config, overrides=args.override)
     if args.test:
         from paddlevideo_tsm.tasks import test_model
-        test_model(cfg, args.weights, save_results=args.save_results, seed=args.seed)
+        test_model(cfg, args.weights, save_results=args.save_results, seed=args.seed, output=args.output)
         return 0
     from paddlevideo_tsm.tasks import test_model, train_model
     if cfg.get("test_after_train"):
@@ -58,7 +59,7 @@ def run(args):
             raise ConfigError("test_after_train: no checkpoint was written (no validation, and the last "
                               "epoch is not a multiple of save_interval); not tested")
         print(f"test_after_train: testing {weights}")
-        test_model(cfg, weights, seed=args.seed)
+        test_model(cfg, weights, seed=args.seed, output=result["output"])
     return 0
 
 

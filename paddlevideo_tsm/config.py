@@ -14,6 +14,7 @@ from .loader.pipelines.compose import SECTION_SCHEMA as PIPELINE_SECTION_SCHEMA
 from .loader.registry import DATASETS, PIPELINES
 from .metrics import METRICS
 from .modeling import BACKBONES, HEADS, RECOGNIZERS
+from .modeling.sync_bn import BACKBONE_KEYS
 from .solver.optimizer import OPTIMIZER_SCHEMA
 from .tasks.runtime import DATASET_IGNORED_KEYS, DATASET_KEYS, IGNORED_KEYS, RUN_KEYS
 from .utils.config import read_config
@@ -25,7 +26,8 @@ SCHEMA = Section(dict(
     RUN_KEYS,
     # a head's in_channels may be left out: modeling.head_config takes the backbone's out_channels
     MODEL=Component(RECOGNIZERS, tag="framework",
-                    args={"backbone": Component(BACKBONES), "head": Component(HEADS, filled=("in_channels",))}),
+                    args={"backbone": Component(BACKBONES, common=Section(BACKBONE_KEYS)),
+                          "head": Component(HEADS, filled=("in_channels",))}),
     DATASET=Section(dict(DATASET_KEYS, **{s: _DATASET_SPLIT for s in SPLITS}), required=("batch_size",),
                     ignored=DATASET_IGNORED_KEYS),
     PIPELINE=Section({s: PIPELINE_SECTION_SCHEMA for s in SPLITS}),

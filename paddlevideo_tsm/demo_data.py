@@ -218,6 +218,24 @@ def clip_name(label, index, classes=CLASS_NAMES):
     return f"{classes[label]}_{index:04d}"
 
 
+def clip_by_name(name, split, seed=0, frames=16, size=80):
+    """The Clip that generate(seed, frames=frames, size=size) wrote as ``<split>/<name>``
+    (name as clip_name gives it, e.g. 'move_left_0007'); ValueError for another name."""
+    cls, _, index = name.rpartition("_")
+    if cls not in CLASS_NAMES or not index.isdigit():
+        raise ValueError(f"{name!r} is not a demo clip name (<class>_<index>)")
+    label = CLASS_NAMES.index(cls)
+    return make_clip(label, clip_seed(seed, split, label, int(index)), frames, size)
+
+
+def clip_coverage(clip):
+    """float32 [T, S, S] in [0, 1]: how much of each pixel the shape covers in every frame of
+    ``clip``, drawn from its parameters (centers, radii, angles), not found in its pixels."""
+    size = clip.frames.shape[1]
+    return np.stack([shape_coverage(clip.shape, c, r, a, size)
+                     for c, r, a in zip(clip.centers, clip.radii, clip.angles)])
+
+
 def write_video(path, frames):
     """Write uint8 RGB [T, H, W, 3] frames to an MJPG .avi at `path`; raise OSError if it cannot."""
     height, width = frames.shape[1:3]

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def small_setup(seed=0):
     paddle.seed(seed)
     model = paddle.nn.Sequential(paddle.nn.Linear(5, 8), paddle.nn.BatchNorm1D(8), paddle.nn.Linear(8, 3))
-    sched = build_lr({"name": "PiecewiseDecay", "boundaries": [1], "values": [0.1, 0.01]}, iters_per_epoch=2)
+    sched = build_lr({"name": "PiecewiseDecay", "boundaries": [1], "values": [0.1, 0.01]}, steps_per_epoch=2)
     opt = build_optimizer({"name": "Momentum", "momentum": 0.9}, sched, model.parameters())
     return model, sched, opt
 

@@ -174,35 +174,57 @@ def test_setup_amp_wiring_with_a_gpu_pretended(monkeypatch):
     assert not off.enabled and off.scaler is None and calls == ["O2"]
 
 
-def test_train_step_goes_through_the_scaler():
+class SpyScaler:
+    """A GradScaler stand-in: scales the loss by 4 and records its calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def scale(self, loss):
+        self.calls.append("scale")
+        return loss * 4.0
+
+    def step(self, opt):
+        self.calls.append("step")
+        opt.step()
+
+    def update(self):
+        self.calls.append("update")
+
+
+def linear_step():
+    """(a recognizer's train_step on a Linear(3, 2): forward + loss, its layer, an SGD(0.1) on it)."""
     net = paddle.nn.Linear(3, 2)
 
-    def step(batch):  # a recognizer's train_step: forward + loss
+    def step(batch):
         scores = net(batch[0])
         return {"loss": scores.mean(), "top1": scores.mean(), "top5": scores.mean()}
+    return step, net, paddle.optimizer.SGD(0.1, parameters=net.parameters())
 
-    class SpyScaler:
-        def __init__(self):
-            self.calls = []
 
-        def scale(self, loss):
-            self.calls.append("scale")
-            return loss * 4.0
-
-        def step(self, opt):
-            self.calls.append("step")
-            opt.step()
-
-        def update(self):
-            self.calls.append("update")
-
-    opt = paddle.optimizer.SGD(0.1, parameters=net.parameters())
+def test_train_step_goes_through_the_scaler():
+    step, net, opt = linear_step()
     state = amp_mod.AmpState(enabled=False, scaler=SpyScaler())
     before = net.bias.numpy().copy()
     train_one_step(step, opt, [paddle.ones([2, 3]), paddle.zeros([2, 1])], state)
     assert state.scaler.calls == ["scale", "step", "update"]
     # d(4 * mean)/d bias = 4 / 2 per class: the scaled loss's gradient reached the update
     np.testing.assert_allclose(net.bias.numpy(), before - 0.1 * 2.0, rtol=1e-6)
+
+
+def test_accumulating_step_scales_each_batch_and_updates_once():
+    step, net, opt = linear_step()
+    state = amp_mod.AmpState(enabled=False, scaler=SpyScaler())
+    before = net.bias.numpy().copy()
+    batch = [paddle.ones([2, 3]), paddle.zeros([2, 1])]
+    out = train_one_step(step, opt, batch, state, accum_steps=2, update=False)
+    np.testing.assert_array_equal(net.bias.numpy(), before)  # no update yet
+    assert out["loss"].item() == pytest.approx(step(batch)["loss"].item())  # the batch's own loss is reported
+    train_one_step(step, opt, batch, state, accum_steps=2, update=True)
+    assert state.scaler.calls == ["scale", "scale", "step", "update"]
+    # two batches' d(4 * mean / 2)/d bias = 4 / 2 / 2 each, summed: the mean gradient of the two, once
+    np.testing.assert_allclose(net.bias.numpy(), before - 0.1 * 2.0, rtol=1e-6)
+    assert net.bias.grad is None or not np.any(net.bias.grad.numpy())  # cleared after the update
 
 
 def test_failed_test_videos_are_reported_and_counted_out(trained, tmp_path, capsys):

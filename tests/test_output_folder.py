@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 
 import paddle
 import pytest
@@ -62,6 +63,35 @@ def test_second_run_on_one_output_refuses_naming_lock_and_pid(cfg, tmp_path, cap
     assert main("-c", cfg["path"], "--output", out, "--max_iters", 1) == 0
     assert f"train.lock: taken over from PID {holder.pid}, which no longer runs" in capsys.readouterr().out
     assert not (out / "train.lock").exists()
+
+
+FORKING_HOLDER = textwrap.dedent("""
+    import os, sys, time
+    sys.path.insert(0, {root!r})
+    from paddlevideo_tsm.tasks.run_folder import OutputLock
+    OutputLock(sys.argv[1]).__enter__()
+    if os.fork() == 0:  # like a DataLoader worker: shares the lock and outlives its parent a moment
+        time.sleep(1.5)
+        os._exit(0)
+    print("held", flush=True)
+    time.sleep(60)
+""")
+
+
+def test_lock_of_a_killed_run_whose_children_linger_is_taken_over(tmp_path):
+    """A restarted launch (tools/launch_restart.py) starts right after the kill of its rank 0."""
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", FORKING_HOLDER.format(root=str(ROOT)), str(out)],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    holder.kill()
+    holder.wait()
+    started = time.monotonic()
+    with run_folder.OutputLock(str(out)) as lock:  # waits for the child instead of refusing the dead PID
+        assert lock.stale_pid == holder.pid
+        assert (out / "train.lock").read_text().strip() == str(os.getpid())
+    assert 0.5 < time.monotonic() - started < run_folder.DEAD_HOLDER_WAIT
 
 
 def test_folder_of_another_run_needs_resume_or_another_output(cfg, tmp_path, capsys):

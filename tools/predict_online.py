@@ -9,6 +9,7 @@ per-frame model (Paddle Inference; the shift caches are fed back) and the runnin
 smoothed scores is printed every --interval frames. Export the model with
 ``tools/export_model.py --online`` (or ``paddlevideo_tsm.online.export_online``).
 """
+import contextlib
 import itertools
 import os
 import sys
@@ -42,6 +43,8 @@ def parse_args(argv=None):
     p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default=None,
                    help="bf16: CPUs with AVX512-BF16/AMX; int8: a model from tools/quantize.py "
                         "(default: int8 for a quantized model, else fp32)")
+    p.add_argument("--save_video", metavar="OUT",
+                   help="write the streamed frames with the running label and latency to OUT (.mp4; .gif without MP4)")
     return p.parse_args(argv)
 
 
@@ -76,9 +79,19 @@ def run(args):
     else:
         frames, source = camera_frames(args.camera), f"camera {args.camera}"
     frames = itertools.islice(frames, 0, None, args.stride)
-    result = run_stream(frames, preprocess, predictor.step, ScoreSmoother(args.smooth, args.window),
-                        args.interval, args.top_k, class_names, print, args.max_frames, source)
+    video = None
+    if args.save_video:
+        from paddlevideo_tsm.visual.annotate import StreamVideo
+        from paddlevideo_tsm.visual.video_io import DEFAULT_FPS, input_fps
+        fps = input_fps(args.input_file, "video") if args.input_file is not None else DEFAULT_FPS
+        video = StreamVideo(args.save_video, fps / args.stride, class_names)
+    with video if video is not None else contextlib.nullcontext():
+        result = run_stream(frames, preprocess, predictor.step, ScoreSmoother(args.smooth, args.window),
+                            args.interval, args.top_k, class_names, print, args.max_frames, source,
+                            on_frame=video.add if video is not None else None)
     print(f"{source}: {result['frames']} frames streamed" + (f" (every {args.stride})" if args.stride > 1 else ""))
+    if video is not None:
+        print(f"video: {video.path}")
     if args.enable_benchmark:
         skip = WARMUP_FRAMES if result["frames"] > 2 * WARMUP_FRAMES else 0
         print(f"benchmark over {result['frames'] - skip} frames (first {skip} left out as warm-up), "

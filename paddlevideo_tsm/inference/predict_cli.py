@@ -34,6 +34,8 @@ def add_arguments(parser):
     cli_args.add_class_args(parser, top_k=1, label_map_default="data/k400/label_list.txt for 400 classes")
     a("--output", default=None, help="write one JSON line per predicted input to this file")
     cli_args.add_bool_arg(parser, "--enable_benchmark", False, "print per-stage median times")
+    a("--save_video", metavar="DIR", default=None,
+      help="write each input's frames with its top-k drawn to DIR/<input name>.mp4 (.gif without MP4)")
     return parser
 
 
@@ -99,6 +101,10 @@ class _Run:
         self.names, self.out_file, self.timer = names, out_file, timer
         self.failed = 0
         self.pending = []  # (item, views) waiting for a batch
+        self.videos = None
+        if getattr(args, "save_video", None):
+            from ..visual.annotate import PredictionVideos
+            self.videos = PredictionVideos(args.save_video)
 
     def fail(self, item, reason):
         """Report one failed input: 'error: <input as given>: <reason>'."""
@@ -128,6 +134,14 @@ class _Run:
         if len(self.pending) >= self.args.batch_size:
             self.flush()
 
+    def save_video(self, item, ids, labels, probs):
+        from ..errors import one_line
+        from ..loader.bad_samples import LOAD_ERRORS
+        try:
+            print(f"video: {self.videos.add(item.path, item.kind, ids, labels, probs)[0]}", flush=True)
+        except LOAD_ERRORS as exc:
+            self.fail(item, f"--save_video: {one_line(exc)}")
+
     def flush(self):
         from .postprocess import class_name, top_k, video_probabilities
         from .predictor import run_batched
@@ -156,6 +170,8 @@ class _Run:
             start += n
             name = f" {labels[0]}" if labels[0] is not None else ""
             print(f"input: {item.given} top-1 class: {ids[0]}{name} score: {probs[0]:.6f}", flush=True)
+            if self.videos is not None:
+                self.save_video(item, ids, labels, probs)
             if self.out_file is not None:
                 self.out_file.write(json.dumps(record) + "\n")
                 self.out_file.flush()

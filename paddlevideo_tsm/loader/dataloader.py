@@ -50,6 +50,29 @@ class EpochSampler(paddle.io.Sampler):
         return self.num_samples
 
 
+class RankBatchSampler(paddle.io.BatchSampler):
+    """Rank ``rank``'s batches when ``world`` processes train together: the run's step t takes the
+    samples a single process with batch ``batch_size x world`` would take at step t (the
+    EpochSampler order, cut into whole steps; an incomplete last step is dropped), and rank r reads
+    its slice ``[r * batch_size, (r + 1) * batch_size)`` of them. So how the batch is split over
+    processes does not change which samples form a step."""
+
+    def __init__(self, num_samples, batch_size, world, rank, shuffle=True, seed=None):
+        super().__init__(sampler=EpochSampler(num_samples, shuffle=shuffle, seed=seed), batch_size=batch_size,
+                         drop_last=True)
+        self.world, self.rank = int(world), int(rank)
+
+    def __iter__(self):
+        order = list(self.sampler)
+        step = self.batch_size * self.world
+        for t in range(len(self)):
+            start = t * step + self.rank * self.batch_size
+            yield order[start:start + self.batch_size]
+
+    def __len__(self):
+        return len(self.sampler) // (self.batch_size * self.world)
+
+
 class WorkerInit:
     """worker_init_fn: ties worker ``worker_id`` to the process that built the loader (killed with
     it, even by SIGKILL), then seeds numpy/random/paddle from (seed, epoch, worker_id).
@@ -159,8 +182,9 @@ def build_dataloader(dataset, batch_size, num_workers=0, shuffle=False, drop_las
     """Wrap ``dataset`` in an EpochDataLoader yielding lists of batched tensors.
 
     With ``world_size`` (default paddle.distributed.get_world_size()) > 1 each rank reads its
-    share through paddle.io.DistributedBatchSampler (its shuffle is seeded by the epoch);
-    otherwise an EpochSampler seeded by (seed, epoch). ``seed`` is also handed to the dataset
+    share: training (``drop_last``) through RankBatchSampler, the one-process order split by rank;
+    evaluation through paddle.io.DistributedBatchSampler (which pads with repeats). Otherwise an
+    EpochSampler seeded by (seed, epoch). ``seed`` is also handed to the dataset
     (``dataset.seed``) so each sample gets its own numpy Generator in results['rng'].
     """
     if batch_size < 1:
@@ -171,7 +195,9 @@ def build_dataloader(dataset, batch_size, num_workers=0, shuffle=False, drop_las
         rank = paddle.distributed.get_rank()
     if seed is not None and hasattr(dataset, "seed"):
         dataset.seed = seed
-    if world_size > 1:
+    if world_size > 1 and drop_last:
+        batch_sampler = RankBatchSampler(len(dataset), batch_size, world_size, rank, shuffle=shuffle, seed=seed)
+    elif world_size > 1:
         batch_sampler = paddle.io.DistributedBatchSampler(
             dataset, batch_size=batch_size, num_replicas=world_size, rank=rank,
             shuffle=shuffle, drop_last=drop_last)

@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import shutil
+import time
 import uuid
 
 from ..errors import ConfigError
@@ -19,6 +20,8 @@ from ..utils.processes import pid_alive
 from .checkpoint import TEMP_NAME_RE, atomic_save, complete_checkpoints, temp_path
 
 LOCK_NAME = "train.lock"
+# a dead trainer's forked DataLoader workers share its lock until the kernel ends them (die_with_parent)
+DEAD_HOLDER_WAIT = 10.0
 RUN_FILE = "run.json"
 
 
@@ -71,6 +74,7 @@ class OutputLock:
         self.stale_pid = None
 
     def __enter__(self):
+        deadline = time.monotonic() + DEAD_HOLDER_WAIT
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -78,6 +82,9 @@ class OutputLock:
             except BlockingIOError:
                 holder = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
                 os.close(fd)
+                if holder.isdigit() and not pid_alive(int(holder)) and time.monotonic() < deadline:
+                    time.sleep(0.1)  # a restart right after a kill: the holder's children are ending
+                    continue
                 raise ConfigError(f"{self.path}: another run (PID {holder}) is training into this output "
                                   f"folder; wait for it to end or use another --output") from None
             try:

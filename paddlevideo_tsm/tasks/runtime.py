@@ -10,10 +10,11 @@ from ..utils import dist
 from ..utils.config_schema import Value, signature_default
 from ..utils.logger import get_logger
 from ..utils.threads import resolve_cpu_threads, set_cpu_threads
+from .effective_batch import BATCH_KEYS
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # The top-level keys of a config: what each takes (null = the default). Consumed here, in
-# train.py, test.py and main.py: search the key. PaddleVideo's keys this project ignores: IGNORED_KEYS.
+# train.py, test.py, main.py and effective_batch.py: search the key. PaddleVideo's keys this project ignores: IGNORED_KEYS.
 RUN_KEYS = {
     "model_name": Value(str),
     "epochs": Value(int, min=1),
@@ -29,9 +30,9 @@ RUN_KEYS = {
     "amp": Value(bool, null=True),
     "amp_level": Value(str, choices=("O1", "O2"), null=True),
     "test_after_train": Value(bool, null=True),
+    **BATCH_KEYS,  # accum_steps, GRADIENT_ACCUMULATION
 }
 IGNORED_KEYS = {
-    "GRADIENT_ACCUMULATION": "gradient accumulation is not implemented",
     "PRECISEBN": "precise BN statistics are not implemented",
     "MIX": "mixup is not implemented",
     "resume_epoch": "use --resume",

@@ -16,13 +16,16 @@ from .runtime import batch_size, build_model_checked, data_api, dataset_section,
 
 
 @paddle.no_grad()
-def test_model(cfg, weights, save_results=None, seed=None):
+def test_model(cfg, weights, save_results=None, seed=None, output=None):
     """Evaluate ``weights`` on DATASET.test -> metric dict (top1, top5, mean_class_acc, count, failed).
-    Videos that fail to load are named, counted and left out of the metric, however many."""
+    Videos that fail to load are named, counted and left out of the metric, however many. The test
+    report (visual/report.py) goes to ``output``, else the folder of ``weights``."""
     if save_results and dist.is_main():
         if os.path.isdir(save_results):
             raise ConfigError(f"{save_results}: is a folder; --save_results takes a file name")
         probe_folder(os.path.dirname(os.path.abspath(save_results)), "--save_results")
+    if output and dist.is_main():
+        probe_folder(output, "--output")  # the test report's folder
     logger, world, rank, seed = setup_runtime(cfg, seed)
     model = build_model_checked(cfg)
     load_checkpoint(model, weights)
@@ -63,6 +66,9 @@ def test_model(cfg, weights, save_results=None, seed=None):
     if save_results and dist.is_main():
         write_results(save_results, metric, dataset)
         logger.info(f"per-video scores written to {save_results}")
+    if dist.is_main():
+        from ..visual.report import report_test_run
+        report_test_run(metric, dataset.class_names, output or os.path.dirname(os.path.abspath(weights)), logger)
     return res
 
 

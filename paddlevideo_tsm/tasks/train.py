@@ -7,16 +7,20 @@ import time
 import numpy as np
 import paddle
 
-from ..errors import CheckpointError, ConfigError
+from .. import errors
+from ..errors import CheckpointError, ConfigError, UserError
 from ..loader.bad_samples import check_bad_fraction, epoch_report
 from ..metrics.scores import topk_correct
 from ..modeling import load_pretrained
+from ..modeling.sync_bn import setup_batch_norm
 from ..solver import build_lr, build_optimizer, build_weight_decay, lr_batch_scale, trainable_summary
 from ..utils import dist
-from .amp import setup_amp
+from .amp import gpu_place_in_use, setup_amp
 from .checkpoint import (checkpoint_prefix, find_latest, load_training_state, read_training_state,
                          remove_cut_checkpoints_before, resolve_prefix, save_checkpoint, save_or_fail,
                          write_training_state)
+from .effective_batch import (EffectiveBatch, accumulation_steps, batch_line, check_resume_layout,
+                              epoch_iterations, stop_iterations)
 from .run_folder import (RUN_FILE, check_free_space, claim_output, new_run_id, read_run_id,
                          refuse_foreign_results, write_run_id)
 from .runtime import (batch_size, build_model_checked, data_api, dataset_section, output_dir, require,
@@ -74,23 +78,34 @@ class DataParallelTrainStep(paddle.nn.Layer):
 
 
 def train_step_fn(recognizer, world):
-    """batch -> recognizer.train_step(batch), through paddle.DataParallel when ``world`` > 1."""
+    """-> (step: batch -> recognizer.train_step(batch), no_sync: a context in which a backward keeps
+    its gradients on this rank). Through paddle.DataParallel when ``world`` > 1, which all-reduces
+    (averages) the gradients of every rank at each backward outside ``no_sync``."""
     if world == 1:
-        return recognizer.train_step
+        return recognizer.train_step, contextlib.nullcontext
     parallel = paddle.DataParallel(DataParallelTrainStep(recognizer))
-    return lambda batch: parallel(batch[0], batch[1])
+    return (lambda batch: parallel(batch[0], batch[1])), parallel.no_sync
 
 
-def train_one_step(step, optimizer, batch, amp):
-    """``step(batch)`` (forward + loss: {'loss', 'top1', 'top5'}), backward, update -> the outputs."""
-    with amp.autocast():
-        outputs = step(batch)
+def train_one_step(step, optimizer, batch, amp, accum_steps=1, update=True, no_sync=contextlib.nullcontext):
+    """``step(batch)`` (forward + loss: {'loss', 'top1', 'top5'}) and backward of loss / accum_steps, so
+    that the gradients summed over ``accum_steps`` batches are their mean; with ``update`` the
+    optimizer steps on them and clears them -> the outputs (the batch's own loss). Without
+    ``update`` the gradients stay on this rank (``no_sync``): they are all-reduced with the last batch."""
+    with contextlib.nullcontext() if update else no_sync():
+        with amp.autocast():
+            outputs = step(batch)
+        loss = outputs["loss"] / accum_steps if accum_steps > 1 else outputs["loss"]
+        if amp.scaler is not None:
+            amp.scaler.scale(loss).backward()
+        else:
+            loss.backward()
+    if not update:
+        return outputs
     if amp.scaler is not None:
-        amp.scaler.scale(outputs["loss"]).backward()
         amp.scaler.step(optimizer)
         amp.scaler.update()
     else:
-        outputs["loss"].backward()
         optimizer.step()
     optimizer.clear_grad(set_to_zero=False)  # free the gradients between steps instead of zeroing them
     return outputs
@@ -134,8 +149,30 @@ def log_parameter_groups(logger, model, opt_cfg):
 
 
 def choose_resume(resume, out_dir, model_name, logger):
-    """-> (checkpoint prefix to resume or None, run id). A fresh start needs a folder without another
-    run's results; a resume continues the run of its checkpoint, which must be the folder's run."""
+    """-> (checkpoint prefix to resume or None, run id), as rank 0 decides them (on several nodes each
+    node may have an output folder of its own); every rank must be able to read that checkpoint."""
+    decision = None
+    if dist.is_main():
+        try:
+            prefix, run_id = _choose_resume(resume, out_dir, model_name, logger)
+            decision = {"prefix": prefix, "run_id": run_id}
+        except UserError as e:  # raised on every rank, which all wait for the decision
+            decision = {"error": type(e).__name__, "message": str(e)}
+    decision = dist.broadcast_json(decision)
+    if "error" in decision:
+        raise getattr(errors, decision["error"], UserError)(decision["message"])
+    prefix = decision["prefix"]
+    if prefix is not None:
+        blind = dist.ranks_where(not os.path.isfile(prefix + ".pdstate"))
+        if blind:
+            raise CheckpointError(f"{prefix}.pdstate: rank {', '.join(map(str, blind))} cannot read it (--resume); "
+                                  f"to resume on several nodes, --output must be one folder every node shares")
+    return prefix, decision["run_id"]
+
+
+def _choose_resume(resume, out_dir, model_name, logger):
+    """choose_resume's decision on rank 0. A fresh start needs a folder without another run's
+    results; a resume continues the run of its checkpoint, which must be the folder's run."""
     if not resume:
         refuse_foreign_results(out_dir, model_name, "and this run starts afresh (no --resume)")
         return None, new_run_id()
@@ -195,12 +232,17 @@ def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level,
     num_workers = int(cfg["DATASET"].get("num_workers", 0))
     train_ds = build_dataset(*dataset_section(cfg, "train"))
     bs = batch_size(cfg, "train")
+    accum = accumulation_steps(cfg, bs, world)
+    effective = EffectiveBatch(bs, world, accum)
     train_loader = build_dataloader(train_ds, bs, num_workers=num_workers, shuffle=True,
                                     drop_last=True, seed=seed)
-    iters_per_epoch = len(train_loader)
+    iters_per_epoch, left_out = epoch_iterations(len(train_loader), accum)  # iterations per process
     if iters_per_epoch == 0:
-        raise ConfigError(
-            f"{train_ds.file_path}: {len(train_ds)} samples give no full batch of {bs} x {world} ranks")
+        raise ConfigError(f"{train_ds.file_path}: {len(train_ds)} samples give no full effective batch of "
+                          f"{effective.describe()}")
+    if left_out:
+        logger.info(f"accum_steps {accum}: an epoch uses {iters_per_epoch} of its {len(train_loader)} batches "
+                    f"per process, {iters_per_epoch // accum} optimizer steps (the rest cannot fill a step)")
     val_loader = None
     if validate:
         # test mode: a clip that fails to load is left out of the metric and counted, never replaced
@@ -208,14 +250,13 @@ def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level,
         val_loader = build_dataloader(val_ds, batch_size(cfg, "valid"), num_workers=num_workers,
                                       shuffle=False, drop_last=False, seed=seed)
 
+    setup_batch_norm(model, cfg["MODEL"], bs, world, gpu_place_in_use(), logger)
     opt_cfg = require(cfg, "OPTIMIZER")
-    scale = lr_batch_scale(opt_cfg, bs * world)
-    lr = build_lr(opt_cfg.get("learning_rate"), iters_per_epoch, scale)
+    scale = lr_batch_scale(opt_cfg, effective.total)
+    lr = build_lr(opt_cfg.get("learning_rate"), iters_per_epoch // accum, scale)
     optimizer = build_optimizer(opt_cfg, lr, model.parameters())
     log_parameter_groups(logger, model, opt_cfg)
-    if scale != 1.0:
-        logger.info(f"lr scaled by {scale:g} for total batch {bs * world} "
-                    f"(base {opt_cfg['lr_scale_by_batch']['base_batch_size']})")
+    logger.info(batch_line(opt_cfg, effective, scale))
     amp_kwargs = {} if gpu_available is None else {"gpu_available": gpu_available}
     model, optimizer, amp_state = setup_amp(model, optimizer, amp or bool(cfg.get("amp")),
                                             amp_level or cfg.get("amp_level") or "O1", logger, **amp_kwargs)
@@ -225,20 +266,33 @@ def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level,
     best_weights = last_weights = None
     if resume_prefix is not None:
         state = load_training_state(resume_prefix, model, optimizer)
+        changed = check_resume_layout(state, resume_prefix, effective)
         start_epoch, skip, best = state["epoch"] + 1, int(state["iters"]), state.get("best")
+        # the schedule's position in this run's optimizer steps (a checkpoint of another layout counted others)
+        steps_done = (start_epoch - 1) * (iters_per_epoch // accum) + skip // accum
+        lr.last_epoch = steps_done if lr.by_iteration else start_epoch - 1
+        lr.last_lr = lr.get_lr()
+        if changed:
+            logger.info(changed)
         last_weights = resume_prefix + ".pdparams"
         if best is not None and os.path.isfile(best_path):
             best_weights = best_path  # the run before the resume wrote it
         where = f"epoch {start_epoch}" + (f" after its iteration {skip}" if skip else "")
         logger.info(f"resumed from {resume_prefix} (run {run_id}); continuing at {where}")
 
+    from ..visual.curves import TrainingCurves
+    curves = TrainingCurves(out_dir, start_epoch, dist.is_main(), logger)
     if dist.is_main():
         write_run_id(out_dir, run_id, name)
-    step = train_step_fn(model, world)
+    step, no_sync = train_step_fn(model, world)
     vdl = VdlWriter(os.path.join(out_dir, "vdl"), use_visualdl or bool(cfg.get("use_visualdl")))
     total_iters = iters_per_epoch * (epochs - start_epoch + 1) - skip
     if max_iters:
-        total_iters = min(total_iters, int(max_iters))
+        stop = stop_iterations(max_iters, accum)
+        if stop != int(max_iters):
+            logger.info(f"--max_iters {max_iters} rounded up to {stop}: a stop falls on an optimizer step "
+                        f"(accum_steps {accum})")
+        total_iters = min(total_iters, stop)
     done, epochs_run = 0, 0
     global_step = (start_epoch - 1) * iters_per_epoch + skip
     train_start = time.time()
@@ -254,9 +308,10 @@ def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level,
         tic = time.time()
         for batch in train_loader:
             reader_cost = time.time() - tic
-            outputs = train_one_step(step, optimizer, batch, amp_state)
+            update = (it + 1) % accum == 0
+            outputs = train_one_step(step, optimizer, batch, amp_state, accum, update, no_sync)
             cur_lr = optimizer.get_lr()
-            if lr.by_iteration:
+            if update and lr.by_iteration:
                 lr.step()
             values = {k: v.item() for k, v in outputs.items()}
             batch_cost = time.time() - tic
@@ -277,7 +332,7 @@ def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level,
                 vdl.scalars("train", global_step, lr=cur_lr, ips=ips, **values)
                 window = Averager()
             tic = time.time()
-            if done >= total_iters:
+            if done >= total_iters or it == iters_per_epoch:
                 break
         epochs_run += 1
         complete = it == iters_per_epoch
@@ -291,6 +346,7 @@ def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level,
             f"avg_ips: {bs / max(stats.mean('batch_cost'), 1e-9):.3f} clips/s"
             + ("" if complete else f" (stopped by --max_iters after iteration {it} of {iters_per_epoch}; "
                                    f"--resume continues this epoch)"))
+        curves.add_epoch(epoch, stats.mean("loss"), stats.mean("top1"), cur_lr)
         report = epoch_report(train_ds, epoch)
         if report:
             logger.warning(report)
@@ -304,7 +360,7 @@ def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level,
             prefix = checkpoint_prefix(out_dir, name, epoch, 0 if complete else it)
             saved_epoch = epoch if complete else epoch - 1  # complete epochs in the checkpoint
             progress = {"iters": 0 if complete else it, "run_id": run_id, "model_name": name,
-                        "global_step": global_step, "seed": seed}
+                        "global_step": global_step, "seed": seed, "layout": effective.layout()}
             last_weights = prefix + ".pdparams"
             if dist.is_main():
                 save_checkpoint(prefix, model, optimizer, saved_epoch, best, progress)
@@ -317,6 +373,8 @@ def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level,
             if report:
                 logger.warning("valid " + report)
             vdl.scalars("val", epoch, loss=res["loss"], top1=res["top1"], top5=res["top5"])
+            curves.add_val(epoch, res["loss"], res["top1"])
+            curves.save()
             improved = res["count"] > 0 and (best is None or res["top1"] > best)
             failed = f", {res['failed']} failed to load and counted out" if res["failed"] else ""
             logger.info(f"[VALID] epoch:{epoch} loss: {res['loss']:.5f} top1: {res['top1']:.5f} "
@@ -331,6 +389,8 @@ def _train(cfg, out_dir, logger, world, seed, weights, validate, amp, amp_level,
                 write_training_state(prefix, dict(progress, epoch=saved_epoch, best=best))  # RNGs as after validation
         dist.barrier()
     vdl.close()
+    if curves.save():
+        logger.info(f"training curves: {curves.png_path}")
     if validate and best is not None:
         logger.info(f"best val top1: {best:.5f}")
     logger.info(f"training done: {epochs_run} epochs, {done} iterations, {time.time() - train_start:.1f} s")

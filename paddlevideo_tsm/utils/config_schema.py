@@ -228,12 +228,14 @@ class Component(Tagged):
 
     ``args``: nodes for arguments that hold sections themselves (MODEL's backbone, head); ``skip``:
     arguments the code passes and a config must not set; ``filled``: arguments a config may leave
-    out because the code fills them in (a head's in_channels from its backbone). A class may give ``CONFIG_VALUES``
-    (argument -> Value) for ranges its signature cannot say.
+    out because the code fills them in (a head's in_channels from its backbone); ``common``: a
+    Section of keys every class of the registry takes, consumed by other code
+    (MODEL.backbone.sync_bn). A class may give ``CONFIG_VALUES`` (argument -> Value) for ranges its
+    signature cannot say.
     """
 
-    def __init__(self, registry, tag="name", args=None, skip=(), filled=(), null=False):
-        super().__init__(registry.kind, None, tag=tag, null=null)
+    def __init__(self, registry, tag="name", args=None, skip=(), filled=(), null=False, common=None):
+        super().__init__(registry.kind, None, common=common, tag=tag, null=null)
         self.registry, self.args, self.skip = registry, dict(args or {}), tuple(skip)
         self.filled = tuple(filled)
 
