@@ -265,6 +265,44 @@ def test_quantize_refuses_what_it_cannot_quantize(lowp, tmp_path, capsys):
     assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
 
 
+def test_quantize_takes_o_key_value_as_an_override(lowp, tmp_path, monkeypatch, capsys):
+    # as in tools/export_model.py: -o KEY=VALUE sets a config key (it once became an output folder
+    # named after it); a data_prefix where nothing loads stops with one line, nothing written
+    monkeypatch.chdir(tmp_path)
+    val_list = lowp["config"]["DATASET"]["valid"]["file_path"]
+    code, _, err = call_tool_quantize(["-c", lowp["cfg"], "--model_file", lowp["float"], "-o", tmp_path / "out",
+                                       "-o", f"DATASET.valid.data_prefix={tmp_path / 'nowhere'}"], capsys)
+    assert code == 2, err
+    [line] = error_lines(err)
+    assert line.startswith(f"error: {val_list}:") and "frame folder not found" in line, line
+    assert "none of the first 5 entries of DATASET.valid tried loaded: check DATASET.valid.file_path and " \
+           "data_prefix" in line, line
+    assert os.listdir(tmp_path) == []
+
+
+def test_calibration_list_skips_bad_entries_and_stops_on_a_wrong_list(lowp, tmp_path, warnings_seen):
+    from paddlevideo_tsm.errors import DataError
+    from paddlevideo_tsm.inference import calibration
+
+    good = (lowp["root"] / "val.list").read_text().splitlines()
+    bad = [f"missing/c{i} 8 {i}" for i in range(3)]
+    (tmp_path / "mixed.list").write_text("\n".join(bad + good) + "\n")
+    cfg = dict(lowp["config"], _path=lowp["cfg"])
+    cfg["DATASET"] = dict(cfg["DATASET"], valid=dict(cfg["DATASET"]["valid"], file_path=str(tmp_path / "mixed.list")))
+    clips = calibration.load_list_clips(cfg, None, ("valid",))
+    # every good entry loaded, every bad one named once (held back until one loaded, then warned)
+    assert len(clips.views) == len(good) and sorted(clips.labels) == list(range(NUM_CLASSES))
+    skipped = [w for w in warnings_seen if "frame folder not found (skipped)" in w]
+    assert sorted(w.split(":")[1] for w in skipped) == ["1", "2", "3"], warnings_seen
+    (tmp_path / "bad.list").write_text("\n".join(bad) + "\n")
+    cfg["DATASET"]["valid"]["file_path"] = str(tmp_path / "bad.list")
+    with pytest.raises(DataError, match=r"bad.list: no entry of DATASET.valid could be loaded \(.*bad.list:\d: "):
+        calibration.load_list_clips(cfg, 8, ("valid",))
+    (tmp_path / "bad.list").write_text("\n".join(bad + [f"missing/d{i} 8 0" for i in range(5)]) + "\n")
+    with pytest.raises(DataError, match=r"none of the first 5 entries of DATASET.valid tried loaded"):
+        calibration.load_list_clips(cfg, 8, ("valid",))
+
+
 def test_online_model_quantized_and_streamed_in_int8(lowp, tmp_path, capsys):
     from paddlevideo_tsm.online.predictor import OnlinePredictor
 

@@ -5,11 +5,13 @@ validation list (else its test list), for ``tools/predict.py`` / ``predict_onlin
         [--onnx] [--eval_clips N]
 
 Writes OUT/<name>_int8.pdmodel + .pdiparams (+ .online.json for an online export; + <name>_int8.onnx
-with --onnx, for --backend onnxruntime) and never overwrites a file. ``--eval_clips N`` then runs
+with --onnx, for --backend onnxruntime) and never overwrites a file. As in tools/export_model.py,
+``-o`` is the output folder and an ``-o KEY=VALUE`` sets a config key (= ``--override KEY=VALUE``). ``--eval_clips N`` then runs
 the float and the int8 model on N clips of the test list (else the validation list; -1 = all) and
 prints top-1 of each, their top-1 agreement and the largest logit change.
 """
 import os
+import sys
 
 import numpy as np
 
@@ -167,4 +169,5 @@ def run(args):
 
 def main(argv=None):
     parser = add_arguments(cli_args.ArgumentParser(description=__doc__.splitlines()[0]))
-    return run_cli(run, parser.parse_args(argv))
+    argv = sys.argv[1:] if argv is None else argv
+    return run_cli(run, parser.parse_args(cli_args.split_output_overrides(argv)))
