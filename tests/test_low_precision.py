@@ -303,6 +303,22 @@ def test_calibration_list_skips_bad_entries_and_stops_on_a_wrong_list(lowp, tmp_
         calibration.load_list_clips(cfg, 8, ("valid",))
 
 
+@pytest.mark.parametrize("level", ["none", "native"])
+def test_quantize_eval_checks_bf16_where_the_cpu_has_it(lowp, tmp_path, monkeypatch, capsys, level):
+    # where bf16 cannot run the check says why in one line; where it can, bf16 gets its own row
+    # (on a CPU without it Paddle computes fp32 under the patched probe: agreement 1)
+    _bf16_support(monkeypatch, level)
+    code, stdout, err = call_tool_quantize(["-c", lowp["cfg"], "--model_file", lowp["float"], "--calib_clips", "1",
+                                            "-o", tmp_path, "--eval_clips", "2"], capsys)
+    assert code == 0, err
+    rows = {line.split(":")[0]: line for line in stdout.splitlines() if line.startswith("paddle ")}
+    assert set(rows) == {"paddle int8", "paddle bf16 skipped" if level == "none" else "paddle bf16"}, stdout
+    if level == "none":
+        assert rows["paddle bf16 skipped"].startswith("paddle bf16 skipped: --precision bf16: this CPU ("), rows
+    else:
+        assert "top-1 agreement with fp32 1.0000" in rows["paddle bf16"], rows
+
+
 def test_online_model_quantized_and_streamed_in_int8(lowp, tmp_path, capsys):
     from paddlevideo_tsm.online.predictor import OnlinePredictor
 

@@ -6,9 +6,10 @@ validation list (else its test list), for ``tools/predict.py`` / ``predict_onlin
 
 Writes OUT/<name>_int8.pdmodel + .pdiparams (+ .online.json for an online export; + <name>_int8.onnx
 with --onnx, for --backend onnxruntime) and never overwrites a file. As in tools/export_model.py,
-``-o`` is the output folder and an ``-o KEY=VALUE`` sets a config key (= ``--override KEY=VALUE``). ``--eval_clips N`` then runs
-the float and the int8 model on N clips of the test list (else the validation list; -1 = all) and
-prints top-1 of each, their top-1 agreement and the largest logit change.
+``-o`` is the output folder and an ``-o KEY=VALUE`` sets a config key (``--override KEY=VALUE``).
+``--eval_clips N`` then runs the float and the int8 model (and the float model in bf16 where the
+CPU has AVX512-BF16/AMX) on N clips of the test list (else the validation list; -1 = all) and prints
+top-1 of each, their top-1 agreement and the largest logit change.
 """
 import os
 import sys
@@ -31,7 +32,8 @@ def add_arguments(parser):
     a("--seed", type=int, default=0, help="shuffle seed of the calibration and check clips")
     a("--onnx", action="store_true", help="also write <name>_int8.onnx (ONNX Runtime static quantization)")
     a("--eval_clips", type=cli_args.int_at_least(0, -1), default=0,
-      help="then compare float and int8 on N videos of DATASET.test (else valid); -1 = all, 0 = skip")
+      help="then compare float with int8 (and bf16 where the CPU has it) on N videos of DATASET.test "
+           "(else valid); -1 = all, 0 = skip")
     a("--cpu_threads", type=cli_args.int_at_least(1), default=None, help="CPU math threads (default: all)")
     return parser
 
@@ -57,9 +59,10 @@ def _clip_scores(runner, views_list):
     return np.stack([np.asarray(runner(views), np.float64).mean(axis=0) for views in views_list])
 
 
-def _runner(model_file, params_file, online, threads, onnx=False):
-    """views [V, T, ...] -> logits [V, K] of a float or quantized model (an online one streams each
-    view's frames and averages their scores, the head's clip consensus)."""
+def _runner(model_file, params_file, online, threads, onnx=False, precision=None):
+    """views [V, T, ...] -> logits [V, K] of a float or quantized model in ``precision`` (None: the
+    model's own); an online one streams each view's frames and averages their scores, the head's
+    clip consensus."""
     from .predictor import PaddlePredictor, run_batched
 
     if onnx:
@@ -68,7 +71,7 @@ def _runner(model_file, params_file, online, threads, onnx=False):
         return lambda views: run_batched(pred, views)
     if online:
         from ..online.predictor import OnlinePredictor
-        stream = OnlinePredictor(model_file, params_file, threads)
+        stream = OnlinePredictor(model_file, params_file, threads, precision=precision)
 
         def run(views):
             out = []
@@ -77,7 +80,7 @@ def _runner(model_file, params_file, online, threads, onnx=False):
                 out.append(np.mean([stream.step(frame[None]) for frame in clip], axis=0))
             return np.stack(out)
         return run
-    pred = PaddlePredictor(model_file, params_file, cpu_threads=threads)
+    pred = PaddlePredictor(model_file, params_file, cpu_threads=threads, precision=precision)
     return lambda views: run_batched(pred, views)
 
 
@@ -96,17 +99,24 @@ def compare(reference, scores, labels):
 
 
 def _evaluate(cfg, args, paths, params_file, online):
+    from ..errors import DeviceError
     from .calibration import load_list_clips
+    from .paddle_config import check_bf16_cpu
 
     clips = load_list_clips(cfg, None if args.eval_clips == -1 else args.eval_clips, ("test", "valid"),
                             args.seed)
     print(f"check: {len(clips.views)} videos of DATASET.{clips.split} ({clips.file})")
     reference = _clip_scores(_runner(args.model_file, params_file, online, args.cpu_threads), clips.views)
-    models = {"paddle int8": (paths["model"], paths["params"], False)}
+    models = {"paddle int8": (paths["model"], paths["params"], False, None)}
     if "onnx" in paths:
-        models["onnxruntime int8"] = (paths["onnx"], None, True)
-    for name, (model, params, onnx) in models.items():
-        scores = _clip_scores(_runner(model, params, online, args.cpu_threads, onnx), clips.views)
+        models["onnxruntime int8"] = (paths["onnx"], None, True, None)
+    try:  # the float model in bf16 needs no calibration: checked too where the CPU has it
+        check_bf16_cpu()
+        models["paddle bf16"] = (args.model_file, params_file, False, "bf16")
+    except DeviceError as exc:
+        print(f"paddle bf16 skipped: {exc}")
+    for name, (model, params, onnx, precision) in models.items():
+        scores = _clip_scores(_runner(model, params, online, args.cpu_threads, onnx, precision), clips.views)
         r = compare(reference, scores, clips.labels)
         top1 = (f"top-1 fp32 {r['top1_ref']:.4f}, {name} {r['top1']:.4f}; " if r["top1"] is not None else "")
         print(f"{name}: {top1}top-1 agreement with fp32 {r['agreement']:.4f}; "
