@@ -91,6 +91,21 @@ def add_config_args(parser, required=True, short_override=True):
                         help="set a config key, e.g. -o MODEL.head.num_classes=101 (repeatable)")
 
 
+def split_output_overrides(argv):
+    """argv with each ``-o KEY=VALUE`` turned into ``--override KEY=VALUE``: for the tools whose -o is
+    the output folder (short_override=False), so PaddleVideo's -o overrides still work there."""
+    out, i = [], 0
+    argv = list(argv)
+    while i < len(argv):
+        if argv[i] == "-o" and i + 1 < len(argv) and "=" in argv[i + 1]:
+            out += ["--override", argv[i + 1]]
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def add_mkldnn_arg(parser):
     """``--enable_mkldnn True|False`` (oneDNN on CPU, default on); the older ``--disable_mkldnn`` and
     ``--no_mkldnn`` switches still work, unlisted."""

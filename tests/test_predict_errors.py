@@ -142,22 +142,32 @@ def test_half_precision_needs_tensorrt(exported, capsys):
     code, _, err = call_tool("predict.py", ["-i", root, "-c", cfg_path, "--model_file", model_file,
                                             "--precision", "fp16"], capsys)
     assert code == 2
-    assert error_lines(err) == ["error: --precision fp16 needs --use_tensorrt True; Paddle Inference on CPU "
-                                "runs this model in fp32"]
+    # says what to use on a CPU instead
+    assert error_lines(err) == ["error: --precision fp16 is a TensorRT precision (--use_gpu True --use_tensorrt "
+                                "True); on CPU use --precision bf16 (CPUs with AVX512-BF16 or AMX) or --precision "
+                                "int8 (a model quantized by tools/quantize.py)"]
 
 
 def test_precision_table_per_engine():
     from paddlevideo_tsm.inference.paddle_config import ENGINE_PRECISIONS, PRECISIONS, check_precision
 
-    assert PRECISIONS == ("fp32", "fp16", "int8")
+    assert PRECISIONS == ("fp32", "bf16", "int8", "fp16")
+    expected_refusal = {("bf16", "gpu"): "--precision bf16 runs on CPU only",
+                        ("bf16", "tensorrt"): "--precision bf16 runs on CPU only",
+                        ("fp16", "cpu"): "--precision fp16 is a TensorRT precision",
+                        ("fp16", "gpu"): "--precision fp16 needs --use_tensorrt True",
+                        ("int8", "gpu"): "--precision int8 needs the CPU or --use_tensorrt True"}
+    refused = set()
     for engine, table in ENGINE_PRECISIONS.items():
         for precision in PRECISIONS:
             if precision in table:
                 check_precision(precision, engine)
             else:
-                with pytest.raises(InferenceError, match=f"--precision {precision} needs --use_tensorrt True"):
+                refused.add((precision, engine))
+                with pytest.raises(InferenceError, match=expected_refusal[precision, engine]):
                     check_precision(precision, engine)
-    with pytest.raises(InferenceError, match="--precision must be one of fp32, fp16, int8, got 'bf8'"):
+    assert refused == set(expected_refusal)
+    with pytest.raises(InferenceError, match="--precision must be one of fp32, bf16, int8, fp16, got 'bf8'"):
         check_precision("bf8", "cpu")
 
 

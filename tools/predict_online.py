@@ -40,6 +40,9 @@ def parse_args(argv=None):
                    help="run every N-th frame: match the frame spacing the model was trained with "
                         "(num_seg frames sampled from a clip of L frames: about L / num_seg)")
     p.add_argument("--max_frames", type=cli_args.int_at_least(1), default=None, help="stop after N model frames")
+    p.add_argument("--precision", choices=("fp32", "bf16", "int8"), default=None,
+                   help="bf16: CPUs with AVX512-BF16/AMX; int8: a model from tools/quantize.py "
+                        "(default: int8 for a quantized model, else fp32)")
     p.add_argument("--save_video", metavar="OUT",
                    help="write the streamed frames with the running label and latency to OUT (.mp4; .gif without MP4)")
     return p.parse_args(argv)
@@ -68,7 +71,7 @@ def run(args):
     cfg = get_config(args.config, args.override)
     preprocess = FramePreprocessor((cfg.get("PIPELINE") or {}).get("test"), f"{args.config}: PIPELINE.test")
     predictor = OnlinePredictor(args.model_file, args.params_file or params_file_for(args.model_file),
-                                args.cpu_threads, args.enable_mkldnn)
+                                args.cpu_threads, args.enable_mkldnn, args.precision)
     class_names = (read_class_names(args.label_map, predictor.num_classes, args.model_file)
                    if args.label_map else None)
     if args.input_file is not None:
@@ -92,7 +95,8 @@ def run(args):
     if args.enable_benchmark:
         skip = WARMUP_FRAMES if result["frames"] > 2 * WARMUP_FRAMES else 0
         print(f"benchmark over {result['frames'] - skip} frames (first {skip} left out as warm-up), "
-              f"{args.cpu_threads or available_cores()} threads, oneDNN {'on' if args.enable_mkldnn else 'off'}")
+              f"{args.cpu_threads or available_cores()} threads, oneDNN {'on' if args.enable_mkldnn else 'off'}, "
+              f"{predictor.engine.precision}")
         _report_latency("model", latency_summary(result["model_s"][skip:]))
         _report_latency("preprocess", latency_summary(result["preprocess_s"][skip:]))
     return 0

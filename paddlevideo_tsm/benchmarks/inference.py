@@ -5,6 +5,8 @@ with that batch fixed (as tools/export_model.py does by default), and every engi
 random clips at batch 1 and 8 with 1 thread and all threads; each cell is the median of
 --repeat timed runs after --warmup untimed ones, divided by the batch (ms per clip). Preprocessing
 is the config's test pipeline (the predictor's) on each video of --videos, median ms per video.
+``--precisions fp32,bf16,int8`` adds rows for the oneDNN predictor in bf16 and int8 and for ONNX
+Runtime in int8 (int8: the export quantized on random clips; bf16 only where the CPU runs it).
 Example: python tools/benchmark.py inference --depth 50 --size 224 --num_seg 8 --json tsm_r50.json
 """
 import importlib.util
@@ -17,10 +19,13 @@ import time
 import numpy as np
 
 from .. import cli_args
+from .low_precision import add_precision_args
 
 SHARED_VIDEOS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                              os.pardir, "shared", "data", "videos")
 ENGINES = ("dynamic", "paddle_onednn", "paddle_plain", "onnxruntime")
+# engines that run other precisions than fp32, and which
+LOW_PRECISION_ENGINES = {"paddle_onednn": ("bf16", "int8"), "onnxruntime": ("int8",)}
 
 
 def add_arguments(parser):
@@ -44,6 +49,7 @@ def add_arguments(parser):
     a("--repeat", type=positive, default=3, help="timed runs per cell (median reported)")
     a("--warmup", type=cli_args.int_at_least(0), default=1, help="untimed runs first")
     a("--videos", default=SHARED_VIDEOS, help="folder of videos for the preprocessing timing ('' = skip)")
+    add_precision_args(parser)
     a("--json", default=None, help="also write the results to this JSON file")
 
 
@@ -91,8 +97,9 @@ def median_times(fn, repeat, warmup):
     return statistics.median(wall), statistics.median(cpu)
 
 
-def _engine_runner(engine, cfg, files, threads, data_format):
-    """A callable x -> scores for ``engine`` at ``threads`` CPU threads (None when unavailable)."""
+def _engine_runner(engine, cfg, files, threads, data_format, precision="fp32"):
+    """A callable x -> scores for ``engine`` at ``threads`` CPU threads in ``precision`` (int8: the
+    files' int8 models, see _add_int8_files); None when unavailable."""
     if engine == "dynamic":
         import paddle
         from ..utils.threads import set_cpu_threads
@@ -109,14 +116,17 @@ def _engine_runner(engine, cfg, files, threads, data_format):
         from ..utils.threads import set_cpu_threads
 
         set_cpu_threads(threads)
-        pred = PaddlePredictor(files["model_file"], files["params_file"], cpu_threads=threads,
-                               enable_mkldnn=(engine == "paddle_onednn"), data_format=data_format)
+        model = "int8_" if precision == "int8" else ""
+        pred = PaddlePredictor(files[model + "model_file"], files[model + "params_file"], cpu_threads=threads,
+                               enable_mkldnn=(engine == "paddle_onednn"), data_format=data_format,
+                               precision=precision)
         return lambda x: pred.run([x])[0]
     if engine == "onnxruntime":
-        if not files.get("onnx_file"):
+        onnx_file = files.get("int8_onnx_file" if precision == "int8" else "onnx_file")
+        if not onnx_file:
             return None
         from ..inference.onnx import OnnxRuntimePredictor
-        pred = OnnxRuntimePredictor(files["onnx_file"], cpu_threads=threads)
+        pred = OnnxRuntimePredictor(onnx_file, cpu_threads=threads, precision=precision)
         return lambda x: pred.run([x])[0]
     raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
 
@@ -144,6 +154,40 @@ def _prepare(cfg, weights, tmp, batch):
         files["onnx_file"] = convert_to_onnx(files["model_file"], files["params_file"],
                                              os.path.join(tmp, "bench.onnx"))
     return files, (num_seg, size, data_format)
+
+
+def _add_int8_files(files, shape, engines, calib_clips):
+    """Quantize the export of ``files`` (clips ``shape``) on random clips for the int8 rows of
+    ``engines``: adds 'int8_model_file'/'int8_params_file' and 'int8_onnx_file'."""
+    from ..inference.export import INPUT_NAME
+    from .low_precision import clip_model_feeds, int8_model, int8_onnx
+
+    feeds = clip_model_feeds(INPUT_NAME, shape, calib_clips)
+    if "paddle_onednn" in engines:
+        files["int8_model_file"], files["int8_params_file"] = int8_model(files["model_file"], files["params_file"],
+                                                                       feeds)
+    if "onnxruntime" in engines and files.get("onnx_file"):
+        files["int8_onnx_file"] = int8_onnx(files["model_file"], files["params_file"], feeds)
+
+
+def _rows(engines, precisions):
+    """[(row name, engine, precision)]: each engine in fp32, the low-precision engines also in the
+    other ``precisions`` this CPU runs (a skipped one is printed once, with why)."""
+    from .low_precision import unavailable
+
+    rows, said = [], set()
+    for engine in engines:
+        for precision in precisions:
+            if precision != "fp32" and precision not in LOW_PRECISION_ENGINES.get(engine, ()):
+                continue
+            reason = unavailable(precision, "onnxruntime" if engine == "onnxruntime" else "paddle")
+            if reason:
+                if reason not in said:
+                    print(f"  {engine} {precision} skipped: {reason}")
+                    said.add(reason)
+                continue
+            rows.append((engine if precision == "fp32" else f"{engine} {precision}", engine, precision))
+    return rows
 
 
 def preprocessing_ms(cfg, videos_dir, repeat, warmup):
@@ -176,6 +220,7 @@ def _table(results, threads_list, batches):
 
 def run(args):
     from ..config import get_config
+    from ..inference.cpu_features import cpu_summary
     from ..utils.threads import available_cores
 
     if args.config:
@@ -191,28 +236,33 @@ def run(args):
         prepared = {b: _prepare(cfg, args.weights, os.path.join(tmp, f"b{b}"), b) for b in batches}
         files, (num_seg, size, data_format) = prepared[batches[0]]
         shape = lambda b: [b, num_seg, 3, size, size] if data_format == "NCHW" else [b, num_seg, size, size, 3]
+        rows = _rows(engines, args.precisions)
+        if any(precision == "int8" for _, _, precision in rows):
+            for b in batches:
+                _add_int8_files(prepared[b][0], shape(b), engines, args.calib_clips)
         rng = np.random.default_rng(0)
         results, cpu_ms = {}, {}
-        for engine in engines:
-            results[engine], cpu_ms[engine] = {}, {}
+        for row, engine, precision in rows:
+            results[row], cpu_ms[row] = {}, {}
             for threads in threads_list:
                 for b in batches:
-                    runner = _engine_runner(engine, cfg, prepared[b][0], threads, data_format)
+                    runner = _engine_runner(engine, cfg, prepared[b][0], threads, data_format, precision)
                     key = f"{b}x{threads}"
                     if runner is None:
-                        results[engine][key] = cpu_ms[engine][key] = None
+                        results[row][key] = cpu_ms[row][key] = None
                         continue
                     x = rng.standard_normal(shape(b)).astype(np.float32)
                     wall, cpu = median_times(lambda: runner(x), args.repeat, args.warmup)
-                    results[engine][key] = 1000.0 * wall / b
-                    cpu_ms[engine][key] = 1000.0 * cpu / b
-                    print(f"  {engine:14s} batch {b} threads {threads}: {results[engine][key]:.1f} ms/clip "
-                          f"(cpu {cpu_ms[engine][key]:.1f} ms/clip)", flush=True)
+                    results[row][key] = 1000.0 * wall / b
+                    cpu_ms[row][key] = 1000.0 * cpu / b
+                    print(f"  {row:19s} batch {b} threads {threads}: {results[row][key]:.1f} ms/clip "
+                          f"(cpu {cpu_ms[row][key]:.1f} ms/clip)", flush=True)
                     del runner
         pre = preprocessing_ms(cfg, args.videos, max(args.repeat, 3), 1)
     title = (f"{cfg.get('model_name')}: {num_seg}x{size} {data_format}, ms per clip (median of {args.repeat} "
              f"after {args.warmup} warm-up); columns b=batch t=threads; {cores} cores")
     print(title)
+    print(cpu_summary())
     for line in _table(results, threads_list, batches):
         print(line)
     print("process CPU ms per clip (all threads; shows the work when other processes load the machine)")
@@ -226,7 +276,7 @@ def run(args):
         print(f"preprocessing {name}: {ms:.1f} ms per video ({num_test_clips_of(cfg)} clip(s), test pipeline)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"model": cfg.get("model_name"), "num_seg": num_seg, "size": size,
+            json.dump({"model": cfg.get("model_name"), "num_seg": num_seg, "size": size, "cpu": cpu_summary(),
                        "data_format": data_format, "cores": cores, "ms_per_clip": results, "cpu_ms_per_clip": cpu_ms,
                        "load_average": load,
                        "preprocess_ms_per_video": pre, "repeat": args.repeat, "warmup": args.warmup}, f, indent=1)

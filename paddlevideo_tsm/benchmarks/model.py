@@ -5,7 +5,10 @@ Paths: ``eval`` dynamic forward (no grad), ``train`` forward + backward + Moment
 paddle2onnx and onnxruntime are installed). TSN and every TSM impl are timed in turn within each
 repeat, so machine load hits them alike; the median over repeats after warm-up is reported,
 as wall seconds and as process CPU seconds (less distorted when other jobs share the cores).
+``--precisions fp32,bf16,int8`` times the exported paths in each precision, all in the same
+round robin (int8: the export quantized on random clips; bf16 only where the CPU runs it).
 Example: python tools/benchmark.py model --depth 50 --size 224 --impls op,slice,pieces,auto
+         python tools/benchmark.py model --paths infer,onnx --impls frames --precisions fp32,bf16,int8
 """
 import importlib.util
 import json
@@ -15,6 +18,7 @@ import tempfile
 import time
 
 from .. import cli_args
+from .low_precision import add_precision_args
 
 PATHS = ("eval", "train", "infer", "onnx")
 DEPTHS = (18, 34, 50, 101, 152)
@@ -38,6 +42,7 @@ def add_arguments(parser):
     parser.add_argument("--repeat", type=positive, default=5, help="timed repeats (median reported)")
     parser.add_argument("--warmup", type=cli_args.int_at_least(0), default=1, help="untimed runs first")
     parser.add_argument("--num_classes", type=positive, default=400)
+    add_precision_args(parser)
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
 
 
@@ -115,25 +120,76 @@ def export_variant(model, out_dir, shape, dynamic_batch):
     return files[0], os.path.join(out_dir, "model.pdiparams")
 
 
-def _paddle_infer_fn(model_file, params_file, x, threads):
-    """The project's own Paddle Inference predictor (oneDNN), as tools/predict.py runs it."""
+def _paddle_infer_fn(model_file, params_file, x, threads, precision="fp32", calib_clips=2):
+    """The project's own Paddle Inference predictor (oneDNN), as tools/predict.py runs it; int8:
+    the export quantized on ``calib_clips`` random clips."""
+    from ..inference.export import INPUT_NAME
     from ..inference.predictor import PaddlePredictor
-    pred = PaddlePredictor(model_file, params_file, cpu_threads=threads, enable_mkldnn=True)
+    from .low_precision import clip_model_feeds, int8_model
+
+    if precision == "int8":
+        model_file, params_file = int8_model(model_file, params_file,
+                                             clip_model_feeds(INPUT_NAME, list(x.shape), calib_clips))
+    pred = PaddlePredictor(model_file, params_file, cpu_threads=threads, enable_mkldnn=True, precision=precision)
     return lambda: pred.run([x])
 
 
-def _onnx_fn(model_file, params_file, x, threads, out_dir):
-    """Convert the export with paddle2onnx and run it with the project's ONNX Runtime predictor."""
+def _onnx_fn(model_file, params_file, x, threads, out_dir, precision="fp32", calib_clips=2):
+    """Convert the export with paddle2onnx (int8: quantize it with ONNX Runtime on random clips)
+    and run it with the project's ONNX Runtime predictor."""
+    from ..inference.export import INPUT_NAME
     from ..inference.onnx import OnnxRuntimePredictor, convert_to_onnx
-    onnx_file = os.path.join(out_dir, "model.onnx")
-    convert_to_onnx(model_file, params_file, onnx_file)
-    pred = OnnxRuntimePredictor(onnx_file, cpu_threads=threads)
+    from .low_precision import clip_model_feeds, int8_onnx
+
+    if precision == "int8":
+        onnx_file = int8_onnx(model_file, params_file, clip_model_feeds(INPUT_NAME, list(x.shape), calib_clips))
+    else:
+        onnx_file = convert_to_onnx(model_file, params_file, os.path.join(out_dir, "model.onnx"))
+    pred = OnnxRuntimePredictor(onnx_file, cpu_threads=threads, precision=precision)
     return lambda: pred.run([x])
 
 
 def _onnx_missing():
     missing = [m for m in ("paddle2onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
     return ", ".join(missing)
+
+
+def variant_key(name, precision):
+    """'TSM[frames]' in fp32, 'TSM[frames] int8' in another precision."""
+    return name if precision == "fp32" else f"{name} {precision}"
+
+
+def _path_precisions(path, requested, results):
+    """The precisions ``path`` runs of ``requested``: the exported paths those this CPU and engine
+    run (the others are printed as skipped once and noted in ``results``), the dynamic ones fp32."""
+    from .low_precision import unavailable
+
+    if path in ("eval", "train"):
+        return ["fp32"]
+    runs = []
+    for precision in requested:
+        reason = unavailable(precision, "paddle" if path == "infer" else "onnxruntime")
+        if reason:
+            print(f"{path:6s} {precision} skipped: {reason}")
+            results.setdefault("skipped", {})[f"{path} {precision}"] = reason
+        else:
+            runs.append(precision)
+    return runs
+
+
+def _ratios(times, precisions):
+    """{key: (wall s, cpu s)} -> {key: seconds, ratio to the TSN twin in the same precision, the
+    same for CPU time, and the speed-up over the same variant in fp32 where that was timed}."""
+    row = {}
+    for key, (wall, cpu) in times.items():
+        name, _, precision = key.partition(" ")
+        precision = precision or "fp32"
+        base_wall, base_cpu = times[variant_key("TSN", precision)]
+        row[key] = {"precision": precision, "seconds": wall, "ratio": wall / base_wall, "cpu_seconds": cpu,
+                    "cpu_ratio": cpu / base_cpu}
+        if precision != "fp32" and name in times:
+            row[key].update(speedup_vs_fp32=times[name][0] / wall, cpu_speedup_vs_fp32=times[name][1] / cpu)
+    return row
 
 
 def _auto_runs_as(path, args):
@@ -147,6 +203,7 @@ def run(args):
     import paddle
     from paddle.base import core
 
+    from ..inference.cpu_features import cpu_summary
     from ..modeling import build_model
 
     impls, paths = args.impls, args.paths
@@ -157,6 +214,7 @@ def run(args):
     print(f"model: ResNet-{args.depth} TSM vs TSN twin, input {args.batch}x{args.num_seg}x3x"
           f"{args.size}x{args.size}, repeat {args.repeat} (median), warm-up {args.warmup}, "
           f"exports with a {'dynamic' if args.dynamic_batch else 'fixed'} batch")
+    print(f"{cpu_summary()}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} at the start")
 
     rng = np.random.default_rng(0)
     shape = [args.batch, args.num_seg, 3, args.size, args.size]
@@ -172,12 +230,13 @@ def run(args):
 
     results = {"threads": args.threads, "depth": args.depth, "size": args.size,
                "num_seg": args.num_seg, "batch": args.batch, "dynamic_batch": args.dynamic_batch,
-               "paths": {}}
+               "cpu": cpu_summary(), "precisions": args.precisions, "paths": {}}
     for path in paths:
         if path == "onnx" and _onnx_missing():
             print(f"{path:6s} skipped: {_onnx_missing()} not installed")
             results["paths"][path] = {"skipped": f"{_onnx_missing()} not installed"}
             continue
+        precisions = _path_precisions(path, args.precisions, results)
         with tempfile.TemporaryDirectory() as tmp:
             fns = {}
             for name in models:
@@ -189,22 +248,26 @@ def run(args):
                 else:
                     out_dir = variant_dir(tmp, name)
                     model_file, params_file = export_variant(model, out_dir, shape, args.dynamic_batch)
-                    if path == "infer":
-                        fns[name] = _paddle_infer_fn(model_file, params_file, x_np, args.threads)
-                    else:
-                        fns[name] = _onnx_fn(model_file, params_file, x_np, args.threads, out_dir)
+                    for precision in precisions:
+                        if path == "infer":
+                            fn = _paddle_infer_fn(model_file, params_file, x_np, args.threads, precision,
+                                                  args.calib_clips)
+                        else:
+                            fn = _onnx_fn(model_file, params_file, x_np, args.threads, out_dir, precision,
+                                          args.calib_clips)
+                        fns[variant_key(name, precision)] = fn
             times = _median_times(fns, args.repeat, args.warmup)
-        base, base_cpu = times["TSN"]
-        row = {name: {"seconds": t, "ratio": t / base, "cpu_seconds": c, "cpu_ratio": c / base_cpu}
-               for name, (t, c) in times.items()}
+        row = _ratios(times, precisions)
         row["auto_runs_as"] = _auto_runs_as(path, args)
         row["load_avg_1min"] = os.getloadavg()[0]
         results["paths"][path] = row
         print(f"{path:6s} (load {row['load_avg_1min']:.1f}; auto runs as {row['auto_runs_as']})")
         for name, v in row.items():
             if isinstance(v, dict):
-                print(f"    {name:14s} wall {v['seconds']:7.3f}s x{v['ratio']:.2f}   "
-                      f"cpu {v['cpu_seconds']:7.3f}s x{v['cpu_ratio']:.2f}")
+                speedup = (f"   {v['precision']} vs fp32: cpu x{v['cpu_speedup_vs_fp32']:.2f} faster"
+                           if v["precision"] != "fp32" and v.get("cpu_speedup_vs_fp32") else "")
+                print(f"    {name:19s} wall {v['seconds']:7.3f}s x{v['ratio']:.2f}   "
+                      f"cpu {v['cpu_seconds']:7.3f}s x{v['cpu_ratio']:.2f}{speedup}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

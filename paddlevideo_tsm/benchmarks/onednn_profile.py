@@ -6,6 +6,8 @@ reported execution times of the last run by primitive kind (convolution, reorder
 The rows that grow from TSN to TSM are the shift's cost; what oneDNN does not report (Paddle's own
 kernels and per-op overhead) is the rest of the wall time. Verbose mode slows every primitive a
 little, so compare rows with each other, not with `model` wall times.
+``--precision int8`` profiles the exports quantized by Paddle's PTQ on random clips (bf16 where the
+CPU runs it): where the int8 graph's reorders and the shift's concats go.
 Example: python tools/benchmark.py onednn_profile --depth 50 --size 224 --impls frames,block
 """
 import json
@@ -16,13 +18,14 @@ import tempfile
 from collections import defaultdict
 
 from .. import cli_args
+from .low_precision import BENCH_PRECISIONS
 
 _CHILD = r"""
 import json, sys, time
 import numpy as np
 from paddlevideo_tsm.inference.predictor import PaddlePredictor
 model_file, params_file, shape, threads, runs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-pred = PaddlePredictor(model_file, params_file, cpu_threads=threads, enable_mkldnn=True)
+pred = PaddlePredictor(model_file, params_file, cpu_threads=threads, enable_mkldnn=True, precision=sys.argv[6])
 x = np.random.default_rng(0).standard_normal(shape).astype("float32")
 for i in range(runs):
     print("@@RUN", i, flush=True)
@@ -45,6 +48,9 @@ def add_arguments(parser):
     parser.add_argument("--impls", type=cli_args.comma_list(choices=IMPLS), default="frames",
                         help="comma list of shift_impl values for TSM")
     parser.add_argument("--runs", type=positive, default=3, help="predictor runs; the last one is summed")
+    parser.add_argument("--precision", choices=BENCH_PRECISIONS, default="fp32",
+                        help="fp32, bf16 (AVX512-BF16/AMX CPUs) or int8 (the exports quantized on random clips)")
+    parser.add_argument("--calib_clips", type=positive, default=2, help="random clips calibrating an int8 model")
     parser.add_argument("--json", default=None, help="also write the table to this JSON file")
 
 
@@ -69,12 +75,12 @@ def parse_verbose(text):
     return {k: tuple(v) for k, v in runs[-1].items()}, wall
 
 
-def _profile(model_file, params_file, shape, threads, runs):
+def _profile(model_file, params_file, shape, threads, runs, precision="fp32"):
     env = dict(os.environ, ONEDNN_VERBOSE="1")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run([sys.executable, "-c", _CHILD, model_file, params_file, json.dumps(shape),
-                           str(threads), str(runs)], capture_output=True, text=True, env=env)
+                           str(threads), str(runs), precision], capture_output=True, text=True, env=env)
     if proc.returncode:
         raise RuntimeError(f"predictor child failed: {proc.stderr.strip().splitlines()[-1:]}")
     return parse_verbose(proc.stdout)
@@ -83,9 +89,15 @@ def _profile(model_file, params_file, shape, threads, runs):
 def run(args):
     import paddle
 
+    from ..errors import DeviceError
+    from ..inference.export import INPUT_NAME
     from ..modeling import build_model
+    from .low_precision import clip_model_feeds, int8_model, unavailable
     from .model import export_variant, model_cfg, variant_dir, variants
 
+    reason = unavailable(args.precision)
+    if reason:
+        raise DeviceError(reason)
     shape = [args.batch, args.num_seg, 3, args.size, args.size]
     table = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,11 +105,14 @@ def run(args):
             paddle.seed(0)
             model = build_model(model_cfg(args.depth, args.num_seg, shift_div, impl, 400))
             model_file, params_file = export_variant(model, variant_dir(tmp, name), shape, dynamic_batch=False)
-            table[name] = _profile(model_file, params_file, shape, args.threads, args.runs)
+            if args.precision == "int8":
+                model_file, params_file = int8_model(model_file, params_file,
+                                                     clip_model_feeds(INPUT_NAME, shape, args.calib_clips))
+            table[name] = _profile(model_file, params_file, shape, args.threads, args.runs, args.precision)
     kinds = sorted({k for prims, _ in table.values() for k in prims},
                    key=lambda k: -max(p.get(k, (0, 0.0))[1] for p, _ in table.values()))
     names = list(table)
-    print(f"ResNet-{args.depth} {args.batch}x{args.num_seg}x{args.size}, {args.threads} threads, "
+    print(f"ResNet-{args.depth} {args.batch}x{args.num_seg}x{args.size} {args.precision}, {args.threads} threads, "
           f"ONEDNN_VERBOSE (ms in the last of {args.runs} runs; count in brackets)")
     print(f"{'primitive':14s}" + "".join(f"{n:>22s}" for n in names))
     for kind in kinds:

@@ -25,20 +25,6 @@ def add_arguments(parser):
     return parser
 
 
-def _split_overrides(argv):
-    """Accept PaddleVideo's ``-o KEY=VAL`` next to ``-o OUT_DIR``: an -o value with '=' is an override."""
-    out, i = [], 0
-    argv = list(argv)
-    while i < len(argv):
-        if argv[i] == "-o" and i + 1 < len(argv) and "=" in argv[i + 1]:
-            out += ["--override", argv[i + 1]]
-            i += 2
-            continue
-        out.append(argv[i])
-        i += 1
-    return out
-
-
 def run(args):
     """Export per ``args``; prints the files and the input shape; returns the exit code."""
     from ..config import get_config
@@ -100,4 +86,4 @@ def shift_message(backbone, fixed_batch):
 def main(argv=None):
     parser = add_arguments(cli_args.ArgumentParser(description=__doc__))
     argv = sys.argv[1:] if argv is None else argv
-    return run_cli(run, parser.parse_args(_split_overrides(argv)))
+    return run_cli(run, parser.parse_args(cli_args.split_output_overrides(argv)))

@@ -16,16 +16,27 @@ MODEL_SUFFIXES = (".pdmodel", ".json")
 
 Shape = Optional[List[int]]
 
+# op types a post-training-quantized program holds (Paddle's PTQ: fake_* ops with onnx_format=False,
+# quantize_linear/dequantize_linear with onnx_format=True); a float export has none
+QUANT_OP_PREFIXES = ("fake_quantize_", "fake_channel_wise_quantize", "fake_dequantize",
+                     "fake_channel_wise_dequantize", "quantize_linear", "dequantize_linear")
+
 
 class Program(NamedTuple):
     """What predictors need to know of an exported program.
 
     inputs / outputs: [(name, declared shape with -1 for dynamic dims)] in feed / fetch order;
-    params: [(name, shape)] of the persistable tensors, sorted by name (the params file's order).
+    params: [(name, shape)] of the persistable tensors, sorted by name (the params file's order);
+    quant_ops: how many quantization ops it holds (> 0: quantized by tools/quantize.py or another PTQ).
     """
     inputs: List[Tuple[str, Shape]]
     outputs: List[Tuple[str, Shape]]
     params: List[Tuple[str, List[int]]]
+    quant_ops: int = 0
+
+    @property
+    def quantized(self):
+        return self.quant_ops > 0
 
 
 def params_file_for(model_file):
@@ -62,7 +73,8 @@ def _pdmodel_program(path):
 
     params = sorted((v.name, list(v.type.dense_tensor.tensor.dims)) for v in block.vars
                     if v.persistable and v.name not in ("feed", "fetch"))
-    return Program(linked("feed", "outputs"), linked("fetch", "inputs"), params)
+    quant_ops = sum(op.type.startswith(QUANT_OP_PREFIXES) for b in prog.blocks for op in b.ops)
+    return Program(linked("feed", "outputs"), linked("fetch", "inputs"), params, quant_ops)
 
 
 def _json_ops(node):
@@ -101,9 +113,10 @@ def _json_program(path):
             or (doc.get("base_code") or {}).get("magic") != "pir":
         raise InferenceError(f"{path}: not a Paddle PIR program (no 'program' with base_code magic 'pir'); "
                              f"re-export the model")
-    inputs, outputs, params = [], [], []
+    inputs, outputs, params, quant_ops = [], [], [], 0
     for op in _json_ops(doc["program"]):
         kind = str(op.get("#", ""))
+        quant_ops += kind.rsplit(".", 1)[-1].startswith(QUANT_OP_PREFIXES)
         if kind.endswith(".data"):
             attrs = _json_attrs(op)
             inputs.append((attrs.get("name"), attrs.get("shape")))
@@ -115,7 +128,7 @@ def _json_program(path):
             if isinstance(attrs, list) and attrs and isinstance(attrs[-1], str):
                 params.append((attrs[-1], _json_out_shape(op)))
     outputs = [(name, shape) for _, name, shape in sorted(outputs, key=lambda o: o[0])]
-    return Program(inputs, outputs, sorted(params))
+    return Program(inputs, outputs, sorted(params), quant_ops)
 
 
 def read_program(model_file):
@@ -176,6 +189,12 @@ def read_params_shapes(params_file):
     return shapes
 
 
+def _same_shape(declared, stored):
+    # Paddle's PTQ (onnx_format=True) saves its scale tensors with other unit dims than the program
+    # declares ([] for [1], [1, C] for [C]): the same values in the same order, and Paddle loads them
+    return [d for d in declared if d != 1] == [d for d in stored if d != 1]
+
+
 def check_params_fit(program, model_file, params_file):
     """InferenceError naming both files unless ``params_file`` holds the program's parameters."""
     want = program.params
@@ -188,7 +207,7 @@ def check_params_fit(program, model_file, params_file):
         raise InferenceError(f"{params_file}: holds {len(shapes)} tensors but the model {model_file} has "
                              f"{len(want)} parameters: the two files come from different exports")
     for (name, shape), got in zip(want, shapes):
-        if shape is not None and list(shape) != got:
+        if shape is not None and not _same_shape(shape, got):
             raise InferenceError(f"{params_file}: parameter {name} has shape {got} but the model "
                                  f"{model_file} needs {list(shape)}: the two files come from different exports")
 

@@ -7,6 +7,10 @@ from ..errors import InferenceError
 from .predictor import Predictor, first_line
 
 OPSET = 13
+# op types of a quantized ONNX graph (QOperator: QLinearConv ..., QDQ: QuantizeLinear/DequantizeLinear)
+QUANT_OP_PREFIXES = ("QuantizeLinear", "DequantizeLinear", "QLinear", "QGemm", "ConvInteger", "MatMulInteger",
+                     "DynamicQuantizeLinear")
+ORT_PRECISIONS = ("fp32", "int8")
 
 
 def convert_to_onnx(model_file, params_file, save_file, opset_version=OPSET):
@@ -27,12 +31,44 @@ def convert_to_onnx(model_file, params_file, save_file, opset_version=OPSET):
     return save_file
 
 
+def onnx_quant_ops(onnx_file):
+    """How many quantization ops the graph of ``onnx_file`` holds (None when the onnx package is missing)."""
+    try:
+        import onnx
+    except ImportError:
+        return None
+    try:
+        graph = onnx.load(onnx_file, load_external_data=False).graph
+    except Exception as exc:
+        raise InferenceError(f"{onnx_file}: not an ONNX model ({first_line(exc)})") from None
+    return sum(node.op_type.startswith(QUANT_OP_PREFIXES) for node in graph.node)
+
+
+def onnx_precision(precision, onnx_file):
+    """The precision ``onnx_file`` runs in: its own ('int8' when quantized, else 'fp32'), checked
+    against the requested ``precision`` (None: not asked) -> InferenceError (one line) on a mismatch."""
+    if precision not in (None,) + ORT_PRECISIONS:
+        raise InferenceError(f"--precision {precision}: --backend onnxruntime runs fp32, or int8 with an .onnx "
+                             f"from tools/quantize.py --onnx; bf16 runs on --backend paddle (CPUs with "
+                             f"AVX512-BF16 or AMX), fp16 on TensorRT")
+    quant_ops = onnx_quant_ops(onnx_file)
+    if precision == "int8" and quant_ops == 0:
+        raise InferenceError(f"--precision int8: {onnx_file} is a float model; quantize its Paddle export with "
+                             f"python tools/quantize.py -c CONFIG --model_file M.pdmodel --onnx -o OUT_DIR")
+    if quant_ops is None:
+        return precision or "fp32"
+    return "int8" if quant_ops else "fp32"
+
+
 class OnnxRuntimePredictor(Predictor):
-    """An .onnx model on ONNX Runtime (CPU); the Predictor interface (``run(inputs) -> outputs``)."""
+    """An .onnx model on ONNX Runtime (CPU); the Predictor interface (``run(inputs) -> outputs``).
+
+    ``precision`` as requested (None: the model's own); ``self.precision`` is what runs.
+    """
 
     backend = "onnxruntime"
 
-    def __init__(self, onnx_file, cpu_threads=None):
+    def __init__(self, onnx_file, cpu_threads=None, precision=None):
         try:
             import onnxruntime as ort
         except ImportError:
@@ -42,6 +78,7 @@ class OnnxRuntimePredictor(Predictor):
             raise InferenceError("--backend onnxruntime needs --onnx_file")
         if not os.path.isfile(onnx_file):
             raise InferenceError(f"{onnx_file}: ONNX file not found")
+        self.precision = onnx_precision(precision, onnx_file)
         options = ort.SessionOptions()
         options.log_severity_level = 3  # unused-initializer warnings of paddle2onnx models are noise
         if cpu_threads:

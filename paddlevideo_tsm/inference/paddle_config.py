@@ -3,20 +3,46 @@
 Every Paddle Inference predictor of the project (offline clips, online frames, benchmarks) gets
 its config here, so a workaround or a new precision is written once.
 """
+from typing import NamedTuple
+
 from ..errors import DeviceError, InferenceError
 from ..utils.logger import get_logger
 from ..utils.threads import available_cores
 
-# Precisions each engine runs, with what switches a config to it: a paddle.inference.PrecisionType
-# name for TensorRT, None where fp32 needs nothing. CPU bf16 / int8 slot in as rows of "cpu"
-# (oneDNN: Config.enable_mkldnn_bfloat16 / enable_mkldnn_int8 for a quantized model), applied in
-# _set_cpu_precision; fp16 stays a TensorRT precision.
+
+class OneDnnPrecision(NamedTuple):
+    """How a CPU (oneDNN) precision is switched on: a Config method, its arguments, passes to drop."""
+    method: str
+    args: tuple = ()
+    drop_passes: tuple = ()
+
+
+# oneDNN int8 runs the convolutions only and keeps the residual add in fp32: with it fused into the
+# conv as an int8 sum (conv_elementwise_add_onednn_fuse_pass) the residual stream is requantised at
+# every block with a propagated, uncalibrated scale, which cost the demo model 0.6 points of top-1;
+# without the fusion int8 gives what PTQ simulated (docs/low_precision.md)
+INT8_OPS = frozenset({"conv2d", "fused_conv2d"})
+INT8_DROP_PASSES = ("conv_elementwise_add_onednn_fuse_pass",)
+
+# Precisions each engine runs, with what switches a config to it: None where fp32 needs nothing,
+# a OneDnnPrecision on CPU, a paddle.inference.PrecisionType name for TensorRT. CPU int8 needs a
+# model quantized by tools/quantize.py (model_precision checks that).
 ENGINE_PRECISIONS = {
-    "cpu": {"fp32": None},
+    "cpu": {"fp32": None, "bf16": OneDnnPrecision("enable_mkldnn_bfloat16"),
+            "int8": OneDnnPrecision("enable_mkldnn_int8", (set(INT8_OPS),), INT8_DROP_PASSES)},
     "gpu": {"fp32": None},
     "tensorrt": {"fp32": "Float32", "fp16": "Half", "int8": "Int8"},
 }
 PRECISIONS = tuple(dict.fromkeys(p for table in ENGINE_PRECISIONS.values() for p in table))
+# what to do instead, for a precision an engine does not run: the rest of '--precision X ...'
+_INSTEAD = {
+    ("fp16", "cpu"): "is a TensorRT precision (--use_gpu True --use_tensorrt True); on CPU use --precision "
+                     "bf16 (CPUs with AVX512-BF16 or AMX) or --precision int8 (a model quantized by "
+                     "tools/quantize.py)",
+    ("bf16", "gpu"): "runs on CPU only (oneDNN): drop --use_gpu/--use_tensorrt, or use --precision fp16 "
+                     "with TensorRT",
+}
+_INSTEAD[("bf16", "tensorrt")] = _INSTEAD[("bf16", "gpu")]
 
 # Paddle Inference 3.3.1 on CPU mis-handles NHWC convolutions: with oneDNN a fed tensor reaches a
 # concat as NCHW and the PIR onednn_placement_pass rejects the filters; without oneDNN these two
@@ -55,6 +81,8 @@ def check_precision(precision, engine):
     if precision not in PRECISIONS:
         raise InferenceError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision not in ENGINE_PRECISIONS[engine]:
+        if (precision, engine) in _INSTEAD:
+            raise InferenceError(f"--precision {precision} {_INSTEAD[precision, engine]}")
         where = [e for e, table in ENGINE_PRECISIONS.items() if precision in table]
         needs = " or ".join({"tensorrt": "--use_tensorrt True", "gpu": "--use_gpu True", "cpu": "the CPU"}[e]
                             for e in where)
@@ -62,14 +90,62 @@ def check_precision(precision, engine):
                              f"runs this model in {', '.join(ENGINE_PRECISIONS[engine])}")
 
 
+def check_bf16_cpu():
+    """DeviceError when this CPU cannot run oneDNN bf16 at all; a warning when Paddle emulates it.
+
+    Without AVX-512 Paddle switches bf16 off and runs fp32 without a word: an explicit bf16
+    request is refused rather than answered with fp32 under a bf16 label.
+    """
+    from .cpu_features import BF16_EMULATED, BF16_NONE, bf16_support, cpu_model
+
+    support = bf16_support()
+    if support == BF16_NONE:
+        raise DeviceError(f"--precision bf16: this CPU ({cpu_model()}) has no AVX-512 and no avx512_bf16/"
+                          f"amx_bf16, so Paddle would silently run fp32 instead; use --precision int8 with a "
+                          f"model from tools/quantize.py (about 1.4x fp32 on AVX2 CPUs), or fp32")
+    if support == BF16_EMULATED:
+        get_logger().warning(f"--precision bf16: this CPU ({cpu_model()}) has AVX-512 but no avx512_bf16/"
+                             f"amx_bf16: Paddle emulates bf16, expect it slower than fp32 (not measured: no "
+                             f"such CPU was at hand); int8 (tools/quantize.py) is the faster option here")
+
+
+def model_precision(precision, engine, quantized, model_file):
+    """The precision to run ``model_file`` in -> 'fp32', 'bf16', 'fp16' or 'int8'.
+
+    precision: as asked, or None for the model's own (int8 for a quantized model on CPU, else
+    fp32); quantized: the program holds quantization ops (model_file.Program.quantized).
+    InferenceError (one line) for int8 on CPU with a float model, bf16 with a quantized one.
+    """
+    if precision is None:
+        precision = "int8" if quantized and engine == "cpu" else "fp32"
+    check_precision(precision, engine)
+    if precision == "int8" and engine == "cpu" and not quantized:
+        raise InferenceError(f"--precision int8: {model_file} is a float model; quantize it first with "
+                             f"python tools/quantize.py -c CONFIG --model_file {model_file} --calib_clips 32 "
+                             f"-o OUT_DIR, then predict with the model it writes")
+    if quantized and precision == "int8" and engine == "tensorrt":
+        raise InferenceError(f"--precision int8 with TensorRT: {model_file} is already quantized "
+                             f"(tools/quantize.py, for the CPU); give TensorRT the float export, it calibrates itself")
+    if quantized and precision == "bf16":
+        raise InferenceError(f"--precision bf16: {model_file} is quantized (int8); use the float export for bf16")
+    if quantized and precision != "int8":
+        get_logger().warning(f"{model_file}: a quantized model run in {precision} computes its quantization "
+                             f"ops in float (what PTQ simulated), about 2x slower than the float model; "
+                             f"leave out --precision to run it in int8")
+    return precision
+
+
 def _set_cpu_precision(config, precision, onednn):
-    # fp32 is the default; a oneDNN bf16/int8 row of ENGINE_PRECISIONS["cpu"] is switched on here
+    # fp32 is the default; bf16/int8 are rows of ENGINE_PRECISIONS["cpu"] (oneDNN)
     switch = ENGINE_PRECISIONS["cpu"][precision]
     if switch is None:
         return
     if not onednn:
         raise InferenceError(f"--precision {precision} on CPU needs oneDNN: --enable_mkldnn True and an NCHW export")
-    getattr(config, switch)()
+    getattr(config, switch.method)(*switch.args)
+    # after the switch: enable_mkldnn_int8 rebuilds the CPU pass list
+    for name in switch.drop_passes:
+        config.delete_pass(name)
 
 
 def make_config(model_file, params_file, use_gpu=False, use_tensorrt=False, precision="fp32",
@@ -78,6 +154,7 @@ def make_config(model_file, params_file, use_gpu=False, use_tensorrt=False, prec
                 min_subgraph_size=3):
     """A paddle.inference.Config for the request (device and precision checked first).
 
+    precision: as resolved by model_precision (int8 on CPU only for a quantized model).
     cpu_threads: CPU math threads (None: every core this process may use). data_format: the
     model's layout; NHWC on CPU runs without oneDNN and without NHWC_BROKEN_PASSES (a warning
     says so when oneDNN was asked for). drop_passes: more graph passes to delete.
@@ -87,8 +164,10 @@ def make_config(model_file, params_file, use_gpu=False, use_tensorrt=False, prec
     import paddle.inference as paddle_infer
 
     engine = engine_name(use_gpu, use_tensorrt)
+    check_precision(precision, engine)  # first: a precision the engine never runs is the user's to fix
     check_device(use_gpu, use_tensorrt)
-    check_precision(precision, engine)
+    if engine == "cpu" and precision == "bf16":
+        check_bf16_cpu()
     config = paddle_infer.Config(model_file, params_file)
     config.disable_glog_info()
     nhwc_cpu = engine == "cpu" and data_format == "NHWC"

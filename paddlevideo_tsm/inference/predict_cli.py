@@ -25,7 +25,9 @@ def add_arguments(parser):
     a("--onnx_file", help="model .onnx (onnxruntime backend)")
     cli_args.add_bool_arg(parser, "--use_gpu", False)
     cli_args.add_bool_arg(parser, "--use_tensorrt", False)
-    a("--precision", choices=PRECISIONS, default="fp32", help="fp16 and int8 need --use_tensorrt True")
+    a("--precision", choices=PRECISIONS, default=None,
+      help="CPU: fp32, bf16 (AVX512-BF16/AMX CPUs) or int8 (a model from tools/quantize.py); TensorRT: "
+           "fp32, fp16, int8 (default: int8 for a quantized model, else fp32)")
     a("--gpu_mem", type=cli_args.int_at_least(1), default=8000, help="initial GPU memory in MB")
     a("--batch_size", type=cli_args.int_at_least(1), default=1, help="videos per predictor run")
     cli_args.add_cpu_args(parser)
@@ -54,7 +56,7 @@ def _onnx_predictor(args, layout, views):
 
     if args.use_gpu or args.use_tensorrt:
         raise DeviceError("--backend onnxruntime runs on CPU here; drop --use_gpu/--use_tensorrt")
-    return OnnxRuntimePredictor(args.onnx_file, args.cpu_threads or available_cores())
+    return OnnxRuntimePredictor(args.onnx_file, args.cpu_threads or available_cores(), args.precision)
 
 
 # --backend -> constructor(args, layout, views per video) of a predictor.Predictor
@@ -66,10 +68,13 @@ def build_predictor(args, num_seg, expected_shape, layout, views=1):
 
     ``views`` per video sizes TensorRT's batch range: one run holds batch_size x views clips.
     """
-    from .paddle_config import check_device
+    from .paddle_config import check_device, check_precision, engine_name
     from .predictor import check_input_shape
 
-    check_device(args.use_gpu, args.use_tensorrt)  # before any file checks: the request itself is impossible
+    # before any file checks: the request itself is impossible
+    if args.precision is not None and args.backend == "paddle":
+        check_precision(args.precision, engine_name(args.use_gpu, args.use_tensorrt))
+    check_device(args.use_gpu, args.use_tensorrt)
     predictor = BACKENDS[args.backend](args, layout, views)
     size = expected_shape[3] if layout == "NCHW" else expected_shape[2]
     check_input_shape(predictor.input_shapes[0], expected_shape, predictor.model_file,
@@ -206,7 +211,7 @@ def run(args):
             out_file.close()
     if args.enable_benchmark:
         for line in timer.table(f"per-input time, median over {len(items) - state.failed} inputs "
-                                f"({predictor.backend}, batch {args.batch_size})"):
+                                f"({predictor.backend} {predictor.precision}, batch {args.batch_size})"):
             print(line)
     if state.failed:
         print(f"error: {state.failed} of {len(items)} inputs failed", file=sys.stderr)

@@ -1,9 +1,13 @@
 """The predictor interface, its Paddle Inference implementation, and batching of clips through it."""
+import contextlib
+import re
+
 import numpy as np
 
 from ..errors import InferenceError
+from .held_output import held_output
 from .model_file import check_model_files
-from .paddle_config import make_config
+from .paddle_config import engine_name, make_config, model_precision
 
 
 class Predictor:
@@ -16,6 +20,7 @@ class Predictor:
 
     backend = None
     model_file = None
+    precision = None  # what the engine runs: 'fp32', 'bf16', 'fp16' or 'int8'
     input_names, input_shapes, output_shapes = [], [], []
 
     def run(self, inputs):
@@ -33,13 +38,20 @@ def first_line(exc, limit=200):
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]
 
 
+# oneDNN's int8 passes print a census ('---    quantized 20 fused_conv2d ops', 30 lines) to stderr
+# even with glog info off; it is kept out of the tools' output, any other line passes through
+_PASS_CENSUS = re.compile(r"^(\x1b\[[0-9;]*m)?---\s+(quantized|squashed) ")
+
+
 class PaddlePredictor(Predictor):
     """An exported .pdmodel / .json + .pdiparams on Paddle Inference.
 
     The files are checked first (check_model_files: a damaged program or another model's params
     give one line, not a crash). ``options`` go to make_config (device, threads, oneDNN,
-    precision, layout, passes to drop). With TensorRT, the first input is taken as clips
-    [B, T, ...] and ``trt_max_clips`` as the most clips one run holds.
+    precision, layout, passes to drop); precision None (or left out) is the model's own: int8
+    for a model quantized by tools/quantize.py on CPU, else fp32 (``self.precision`` says which
+    runs). With TensorRT, the first input is taken as clips [B, T, ...] and ``trt_max_clips`` as
+    the most clips one run holds.
     """
 
     backend = "paddle"
@@ -48,6 +60,9 @@ class PaddlePredictor(Predictor):
         import paddle.inference as paddle_infer
 
         program = check_model_files(model_file, params_file)
+        self.precision = options["precision"] = model_precision(
+            options.get("precision"), engine_name(options.get("use_gpu"), options.get("use_tensorrt")),
+            program.quantized, model_file)
         if options.get("use_tensorrt"):
             name, shape = program.inputs[0]
             frames = shape[1] if shape and len(shape) > 1 and shape[1] > 0 else 1
@@ -55,7 +70,9 @@ class PaddlePredictor(Predictor):
                            trt_dynamic_input=(name, shape, trt_max_clips) if shape and shape[0] == -1 else None)
         config = make_config(model_file, params_file, **options)
         try:
-            self.predictor = paddle_infer.create_predictor(config)
+            quiet = held_output(lambda line: not _PASS_CENSUS.match(line))
+            with quiet if self.precision == "int8" else contextlib.nullcontext():
+                self.predictor = paddle_infer.create_predictor(config)
         except Exception as exc:
             raise InferenceError(f"{model_file}: cannot load the model ({first_line(exc)})") from None
         self.model_file = model_file

@@ -29,17 +29,19 @@ class OnlinePredictor:
     """One stream through an exported online model: ``step(frame) -> scores [K]``.
 
     frame: float32 [1, 3, H, W] (or [1, H, W, 3] for an NHWC export), i.e. one preprocessed frame.
-    Holds the caches between calls; ``reset()`` sets them to zero (a new stream).
+    Holds the caches between calls; ``reset()`` sets them to zero (a new stream). ``precision``
+    as PaddlePredictor's (None: int8 for a model from tools/quantize.py, else fp32).
     """
 
-    def __init__(self, model_file, params_file, cpu_threads=None, enable_mkldnn=True):
+    def __init__(self, model_file, params_file, cpu_threads=None, enable_mkldnn=True, precision=None):
         if not os.path.isfile(model_file):  # before its sidecar is looked for
             raise InferenceError(f"{model_file}: model file not found")
         # the layout and the cache shapes come from the export's sidecar
         meta = read_meta(model_file)
         self.data_format = meta["data_format"]
         self.engine = PaddlePredictor(model_file, params_file, cpu_threads=cpu_threads,
-                                      enable_mkldnn=enable_mkldnn, data_format=self.data_format)
+                                      enable_mkldnn=enable_mkldnn, data_format=self.data_format,
+                                      precision=precision)
         names = self.engine.input_names
         if "frame" not in names:
             raise InferenceError(f"{model_file}: not an online TSM export (no 'frame' input; inputs {names})")
@@ -64,8 +66,9 @@ class OnlinePredictor:
         """Zero the caches: the next frame starts a new stream."""
         self.caches = [np.zeros(s, dtype="float32") for s in self.cache_shapes]
 
-    def step(self, frame):
-        """Run one frame (float32, shape ``frame_shape``); return its scores [K] and keep the caches."""
+    def engine_inputs(self, frame):
+        """The engine's inputs for ``frame`` (float32, shape ``frame_shape``) in its input order:
+        the frame and the current caches."""
         frame = np.ascontiguousarray(frame, dtype="float32")
         if list(frame.shape) != self.frame_shape:
             raise InferenceError(f"{self.model_file}: frame shape {list(frame.shape)} does not match the model "
@@ -74,6 +77,10 @@ class OnlinePredictor:
         inputs[self._frame_at] = frame
         for at, cache in zip(self._cache_at, self.caches):
             inputs[at] = cache
-        outs = self.engine.run(inputs)
+        return inputs
+
+    def step(self, frame):
+        """Run one frame (float32, shape ``frame_shape``); return its scores [K] and keep the caches."""
+        outs = self.engine.run(self.engine_inputs(frame))
         self.caches = outs[1:]
         return outs[0].reshape(-1)
