@@ -135,7 +135,7 @@ def small_cfg(trained, tmp_path):
     (["-o", "DATASET.train.file_path=/no/such.list"], "/no/such.list"),
     (["--test", "-w", "/no/such.pdparams"], "/no/such.pdparams: weights file not found"),
     (["--resume", "/no/run_epoch_00001.pdparams"], "/no/run_epoch_00001.pdstate"),
-    (["-o", "MODEL.backbone.name=ResNetX"], "MODEL: unknown backbone 'ResNetX'; registered backbones: ResNetTSM"),
+    (["-o", "MODEL.backbone.name=ResNetX"], "MODEL: unknown backbone 'ResNetX'; registered backbones: PPTSM_MobileNetV2, ResNetTSM"),
     (["-o", "OPTIMIZER.learning_rate.name=StepDecay"], "OPTIMIZER.learning_rate.name: unknown schedule"),
 ])
 def test_user_errors_are_one_line_exit_2(small_cfg, args, needle, capsys):

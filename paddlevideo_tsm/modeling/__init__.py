@@ -31,5 +31,5 @@ def build_model(model_cfg):
     head = HEADS.build(head_config(model_cfg["head"], backbone))
     model = RECOGNIZERS.get(model_cfg["framework"])(backbone=backbone, head=head)
     if backbone.pretrained:
-        load_pretrained(model, backbone.pretrained)
+        load_pretrained(model, backbone.pretrained, backbone_classifiers=backbone.classifier_prefixes)
     return model

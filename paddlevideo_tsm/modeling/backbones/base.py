@@ -24,6 +24,9 @@ A subclass of ``TSMBackbone`` sets or overrides:
 - ``forward_tail(x)``: per-frame layers after the last unit (default: none). A backbone whose
   output is per clip (a classifier and the mean over T inside it) overrides ``forward`` to
   reduce after the tail; the per-frame step never reduces;
+- ``classifier_prefixes``: prefixes (inside the backbone) of a classifier it holds itself, e.g.
+  MobileNetV2's ``('out.',)``: ``pretrained`` files load them only when their shapes fit (an
+  ImageNet classifier is skipped), as the head's (default: none);
 - ``online_refusal``: None, or the reason the backbone cannot run frame by frame (a layer that
   mixes all T frames, such as a non-local block, needs future frames). Such a backbone should
   also refuse ``shift_mode: online`` when it is built.
@@ -77,6 +80,7 @@ class TSMBackbone(nn.Layer):
 
     stem_stride = 1
     online_refusal = None
+    classifier_prefixes = ()
 
     def __init__(self, num_seg, data_format="NCHW", pretrained=None):
         super().__init__()

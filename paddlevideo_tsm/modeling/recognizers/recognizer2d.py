@@ -17,6 +17,12 @@ class Recognizer2D(nn.Layer):
     def data_format(self):
         return self.backbone.data_format
 
+    @property
+    def num_classes(self):
+        """Classes scored: the head's, or for a head without a classifier (MoViNetHead) the
+        backbone's out_channels (its classifier is inside the backbone)."""
+        return getattr(self.head, "num_classes", None) or self.backbone.out_channels
+
     def forward(self, imgs):
         num_seg = imgs.shape[1]
         frames = paddle.reshape(imgs, [-1] + list(imgs.shape[2:]))  # a new tensor: caller's untouched
