@@ -45,8 +45,10 @@ def main(argv=None):
         from paddlevideo_tsm.utils import get_config
         cfg = get_config(args.config, args.override)
         s = summarize(cfg)
-        print(f"model: {cfg.model_name} ({cfg.MODEL.backbone.name} depth {cfg.MODEL.backbone.get('depth', 50)}, "
-              f"shift_div {cfg.MODEL.backbone.get('shift_div', 8)})")
+        backbone = cfg.MODEL.backbone
+        size = "".join(f" {key} {backbone[key]}" for key in ("depth", "scale", "base_channels") if key in backbone)
+        print(f"model: {cfg.model_name} ({backbone.name}{size}, "
+              f"shift_div {backbone.get('shift_div', 'as the backbone defaults')})")
         print(f"input per clip: {s['input_shape']}")
         print(f"trainable parameters: {s['params']:,} ({s['params'] / 1e6:.2f} M)")
         print(f"multiply-accumulates per clip: {s['macs'] / 1e9:.2f} GMACs "
