@@ -1,5 +1,6 @@
 """PP-TSM models (ResNetTweaksTSM + ppTSMHead, PPTSM_MobileNetV2 + MoViNetHead) against PaddleVideo's
 key lists, closed forms and references computed with Paddle's functional ops."""
+import copy
 import logging
 import math
 import sys
@@ -108,8 +109,8 @@ def test_imagenet_mobilenet_v2_skips_its_classifier_and_counts(tmp_path, caplog)
     n_backbone = len(state) - 2
     dst2 = build(mv2_cfg(8, scale=0.25), seed=3, bn_stats=False)
     assert _pretrained_logs(caplog, dst2, path, backbone_classifiers=("out.",)) == n_backbone
-    assert (f"skipped 2 classifier tensors of another shape: backbone.out.weight [1280, 1000] vs model "
-            f"[1280, 8], backbone.out.bias [1000] vs model [8]") in caplog.text
+    assert ("skipped 2 classifier tensors of another shape: backbone.out.weight [1280, 1000] vs model "
+            "[1280, 8], backbone.out.bias [1000] vs model [8]") in caplog.text
     assert f"loaded {n_backbone} tensors from {path}: backbone {n_backbone} of {n_backbone}, classifier 0 of 2" \
         in caplog.text
 
@@ -412,7 +413,17 @@ def test_pptsm_configs_use_paddlevideos_components_and_schedule(name):
     cfg = get_config(str(ROOT / "configs" / name))
     bb, head = cfg.MODEL.backbone, cfg.MODEL.head
     assert (bb.name, head.name) in (("ResNetTweaksTSM", "ppTSMHead"), ("PPTSM_MobileNetV2", "MoViNetHead"))
-    assert bb.shift_div == "num_seg" and bb.num_seg == 8
+    # shift_div left out: the backbone's default, 1/num_seg each way; -o ...shift_div=0 is the TSN twin
+    assert "shift_div" not in bb and bb.num_seg == 8
+    twin = get_config(str(ROOT / "configs" / name), ["MODEL.backbone.shift_div=0"]).MODEL
+    for model_cfg, sites in ((cfg.MODEL, 10 if bb.name == "PPTSM_MobileNetV2" else 16), (twin, 0)):
+        small = copy.deepcopy(dict(model_cfg))
+        small["backbone"] = dict(small["backbone"], pretrained=None, **(
+            {"scale": 0.25} if bb.name == "PPTSM_MobileNetV2" else {"base_channels": 8}))
+        small["head"] = {k: v for k, v in small["head"].items() if k != "in_channels"}
+        backbone = build_model(small).backbone
+        assert len(backbone.shift_sites()) == sites
+        assert all(u.shift.shift_div == 8 for _, u in backbone.units() if u.shift is not None)
     # PaddleVideo's CustomWarmupCosineDecay, written out: cosine from cosine_base_lr over max_epoch
     # epochs, the first warmup_epochs a linear ramp from warmup_start_lr to the cosine there
     lr_cfg = cfg.OPTIMIZER.learning_rate
@@ -432,8 +443,7 @@ def test_mobilenet_v2_demo_twins_differ_only_in_the_shift():
     def load(name):
         return yaml.safe_load((ROOT / "configs" / name).read_text())
     tsm, tsn = load("tsm_mv2_demo_frames.yaml"), load("tsn_mv2_demo_frames.yaml")
-    assert tsm["MODEL"]["backbone"]["shift_div"] == "num_seg" and tsn["MODEL"]["backbone"]["shift_div"] == 0
-    tsn["MODEL"]["backbone"]["shift_div"] = "num_seg"
+    assert "shift_div" not in tsm["MODEL"]["backbone"] and tsn["MODEL"]["backbone"].pop("shift_div") == 0
     tsn["model_name"] = tsm["model_name"]
     assert tsn == tsm
     # the same data, pipeline and recipe as the ResNet demo

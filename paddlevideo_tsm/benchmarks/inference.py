@@ -16,6 +16,8 @@ import time
 
 import numpy as np
 
+from .model_configs import add_backbone_arg, model_section
+
 SHARED_VIDEOS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                              os.pardir, "shared", "data", "videos")
 ENGINES = ("dynamic", "paddle_onednn", "paddle_plain", "onnxruntime")
@@ -26,10 +28,11 @@ def add_arguments(parser):
     a("-c", "--config", default=None, help="model config (else a ResNet TSM from --depth/--size/--num_seg)")
     a("-o", "--override", action="append", default=[], help="config override KEY=VALUE")
     a("--weights", default=None, help=".pdparams to load (default: random init)")
+    add_backbone_arg(parser)
     a("--depth", type=int, default=50)
     a("--size", type=int, default=224, help="input height = width")
     a("--num_seg", type=int, default=8)
-    a("--base_channels", type=int, default=64)
+    a("--base_channels", type=int, default=64, help="ResNet width (64 = standard)")
     a("--num_classes", type=int, default=400)
     a("--shift_impl", default=None, help="MODEL.backbone.shift_impl to export (default: the config's)")
     a("--batches", default="1,8", help="comma list of clips per run")
@@ -41,19 +44,15 @@ def add_arguments(parser):
     a("--json", default=None, help="also write the results to this JSON file")
 
 
-def synthetic_config(depth, size, num_seg, base_channels=64, num_classes=400):
+def synthetic_config(depth, size, num_seg, base_channels=64, num_classes=400, backbone="ResNetTSM"):
     """A TSM config like configs/tsm_k400_videos.yaml (Scale 256/224-ratio + CenterCrop test pipeline)."""
     from ..utils.config import _to_attr
 
-    width = 512 if depth in (18, 34) else 2048
     scale = int(round(size * 256 / 224))
     return _to_attr({
-        "model_name": f"tsm_r{depth}_{num_seg}x{size}",
-        "MODEL": {"framework": "Recognizer2D",
-                  "backbone": {"name": "ResNetTSM", "depth": depth, "num_seg": num_seg,
-                               "base_channels": base_channels, "pretrained": None},
-                  "head": {"name": "TSMHead", "num_classes": num_classes,
-                           "in_channels": width * base_channels // 64}},
+        "model_name": f"{backbone}_{depth}_{num_seg}x{size}",
+        "MODEL": model_section(backbone, depth, num_seg, num_classes=num_classes, base_channels=base_channels,
+                               pretrained=None),
         "DATASET": {"batch_size": 1, "test": {"num_clips": 1}},
         "PIPELINE": {"test": {
             "decode": {"name": "VideoDecoder", "backend": "decord"},
@@ -176,7 +175,8 @@ def run(args):
     if args.config:
         cfg = get_config(args.config, args.override)
     else:
-        cfg = synthetic_config(args.depth, args.size, args.num_seg, args.base_channels, args.num_classes)
+        cfg = synthetic_config(args.depth, args.size, args.num_seg, args.base_channels, args.num_classes,
+                               args.backbone)
     if args.shift_impl:
         cfg["MODEL"]["backbone"]["shift_impl"] = args.shift_impl
     batches = [int(b) for b in str(args.batches).split(",") if b]

@@ -14,10 +14,13 @@ import statistics
 import tempfile
 import time
 
+from .model_configs import add_backbone_arg, describe, model_section
+
 PATHS = ("eval", "train", "infer", "onnx")
 
 
 def add_arguments(parser):
+    add_backbone_arg(parser)
     parser.add_argument("--depth", type=int, default=50, help="ResNet depth (18, 34, 50, 101, 152)")
     parser.add_argument("--size", type=int, default=224, help="input height = width in pixels")
     parser.add_argument("--num_seg", type=int, default=8, help="frames per clip (T)")
@@ -31,14 +34,6 @@ def add_arguments(parser):
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first")
     parser.add_argument("--num_classes", type=int, default=400)
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
-
-
-def _model_cfg(depth, num_seg, shift_div, impl, num_classes):
-    in_channels = 512 if depth in (18, 34) else 2048
-    return {"framework": "Recognizer2D",
-            "backbone": {"name": "ResNetTSM", "depth": depth, "num_seg": num_seg,
-                         "shift_div": shift_div, "shift_impl": impl},
-            "head": {"name": "TSMHead", "num_classes": num_classes, "in_channels": in_channels}}
 
 
 def _median_times(fns, repeat, warmup):
@@ -86,9 +81,10 @@ def _train_fn(model, x, labels):
 
 
 def variants(impls):
-    """{name: (shift_div, shift_impl)}: the TSN twin, then TSM with each of ``impls``."""
+    """{name: (shift_div, shift_impl)}: the TSN twin, then TSM (the backbone's own shift_div) with
+    each of ``impls``."""
     out = {"TSN": (0, "auto")}
-    out.update({f"TSM[{impl}]": (8, impl) for impl in impls})
+    out.update({f"TSM[{impl}]": (None, impl) for impl in impls})
     return out
 
 
@@ -157,7 +153,7 @@ def run(args):
     core.set_num_threads(args.threads)
     print(f"threads: {args.threads} (paddle.base.core.set_num_threads; predictor: "
           f"set_cpu_math_library_num_threads; os cores {os.cpu_count()})")
-    print(f"model: ResNet-{args.depth} TSM vs TSN twin, input {args.batch}x{args.num_seg}x3x"
+    print(f"model: {describe(args.backbone, args.depth)} TSM vs TSN twin, input {args.batch}x{args.num_seg}x3x"
           f"{args.size}x{args.size}, repeat {args.repeat} (median), warm-up {args.warmup}, "
           f"exports with a {'dynamic' if args.dynamic_batch else 'fixed'} batch")
 
@@ -171,9 +167,9 @@ def run(args):
     def fresh(name):
         paddle.seed(0)
         shift_div, impl = models[name]
-        return build_model(_model_cfg(args.depth, args.num_seg, shift_div, impl, args.num_classes))
+        return build_model(model_section(args.backbone, args.depth, args.num_seg, shift_div, impl, args.num_classes))
 
-    results = {"threads": args.threads, "depth": args.depth, "size": args.size,
+    results = {"threads": args.threads, "backbone": args.backbone, "depth": args.depth, "size": args.size,
                "num_seg": args.num_seg, "batch": args.batch, "dynamic_batch": args.dynamic_batch,
                "paths": {}}
     for path in paths:

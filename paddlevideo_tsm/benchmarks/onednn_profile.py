@@ -15,6 +15,8 @@ import sys
 import tempfile
 from collections import defaultdict
 
+from .model_configs import add_backbone_arg
+
 _CHILD = r"""
 import json, sys, time
 import numpy as np
@@ -31,6 +33,7 @@ for i in range(runs):
 
 
 def add_arguments(parser):
+    add_backbone_arg(parser)
     parser.add_argument("--depth", type=int, default=50)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--num_seg", type=int, default=8)
@@ -77,20 +80,21 @@ def run(args):
     import paddle
 
     from ..modeling import build_model
-    from .model import _export, _model_cfg, variant_dir, variants
+    from .model import _export, variant_dir, variants
+    from .model_configs import describe, model_section
 
     shape = [args.batch, args.num_seg, 3, args.size, args.size]
     table = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (shift_div, impl) in variants([i for i in args.impls.split(",") if i]).items():
             paddle.seed(0)
-            model = build_model(_model_cfg(args.depth, args.num_seg, shift_div, impl, 400))
+            model = build_model(model_section(args.backbone, args.depth, args.num_seg, shift_div, impl))
             model_file, params_file = _export(model, variant_dir(tmp, name), shape, dynamic_batch=False)
             table[name] = _profile(model_file, params_file, shape, args.threads, args.runs)
     kinds = sorted({k for prims, _ in table.values() for k in prims},
                    key=lambda k: -max(p.get(k, (0, 0.0))[1] for p, _ in table.values()))
     names = list(table)
-    print(f"ResNet-{args.depth} {args.batch}x{args.num_seg}x{args.size}, {args.threads} threads, "
+    print(f"{describe(args.backbone, args.depth)} {args.batch}x{args.num_seg}x{args.size}, {args.threads} threads, "
           f"ONEDNN_VERBOSE (ms in the last of {args.runs} runs; count in brackets)")
     print(f"{'primitive':14s}" + "".join(f"{n:>22s}" for n in names))
     for kind in kinds:

@@ -12,8 +12,11 @@ import time
 
 import numpy as np
 
+from .model_configs import add_backbone_arg, describe, model_section
+
 
 def add_arguments(parser):
+    add_backbone_arg(parser)
     parser.add_argument("--depth", type=int, default=50, help="ResNet depth (18, 34, 50, 101, 152)")
     parser.add_argument("--size", type=int, default=224, help="frame height = width in pixels")
     parser.add_argument("--threads", type=int, default=None, help="CPU math threads (default: all)")
@@ -24,12 +27,8 @@ def add_arguments(parser):
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
 
 
-def _cfg(depth, size, shift_div, num_classes):
-    return {"MODEL": {"framework": "Recognizer2D",
-                      "backbone": {"name": "ResNetTSM", "depth": depth, "num_seg": 8, "shift_div": shift_div,
-                                   "shift_mode": "online"},
-                      "head": {"name": "TSMHead", "num_classes": num_classes,
-                               "in_channels": 512 if depth in (18, 34) else 2048}},
+def _cfg(backbone, depth, size, shift_div, num_classes):
+    return {"MODEL": model_section(backbone, depth, 8, shift_div, num_classes=num_classes, shift_mode="online"),
             "INFERENCE": {"target_size": size}}
 
 
@@ -44,8 +43,9 @@ def run(args):
     threads = args.threads or os.cpu_count()
     predictors = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, shift_div in (("online_tsm", 8), ("tsn_frame", 0)):
-            meta = export_online(_cfg(args.depth, args.size, shift_div, args.num_classes), None, tmp, name)
+        for name, shift_div in (("online_tsm", None), ("tsn_frame", 0)):
+            cfg = _cfg(args.backbone, args.depth, args.size, shift_div, args.num_classes)
+            meta = export_online(cfg, None, tmp, name)
             predictors[name] = OnlinePredictor(meta["model_file"], meta["params_file"], threads, not args.no_mkldnn)
     rng = np.random.default_rng(0)
     times = {name: [] for name in predictors}
@@ -56,11 +56,13 @@ def run(args):
             p.step(frame)
             if i >= args.warmup:
                 times[name].append(time.perf_counter() - start)
-    result = {"depth": args.depth, "size": args.size, "threads": threads, "mkldnn": not args.no_mkldnn,
+    result = {"backbone": args.backbone, "depth": args.depth, "size": args.size, "threads": threads,
+              "mkldnn": not args.no_mkldnn,
               "frames": args.frames, "load_avg_1min": os.getloadavg()[0]}
     for name, ts in times.items():
         result[name] = _summary(ts)
-        print(f"{name:10s} ResNet-{args.depth} {args.size}px: median {result[name]['median_ms']:.1f} ms, "
+        print(f"{name:10s} {describe(args.backbone, args.depth)} {args.size}px: "
+              f"median {result[name]['median_ms']:.1f} ms, "
               f"p95 {result[name]['p95_ms']:.1f} ms per frame")
     ratio = result["online_tsm"]["median_ms"] / result["tsn_frame"]["median_ms"]
     result["ratio_online_over_tsn"] = ratio

@@ -10,10 +10,12 @@ import resource
 import time
 
 from ..utils import threads as _threads  # noqa: F401  (reads the env before paddle)
+from .model_configs import add_backbone_arg, describe, model_section
 
 
 def add_arguments(parser):
     p = parser
+    add_backbone_arg(p)
     p.add_argument("--threads", type=int, help="math library threads (default: as main.py: every usable core)")
     p.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     p.add_argument("--depth", type=int, default=50)
@@ -37,11 +39,7 @@ def run(args):
     source = "--threads" if args.threads else source
     set_cpu_threads(threads)
     paddle.seed(0)
-    in_ch = 2048 if args.depth >= 50 else 512
-    model = build_model({"framework": "Recognizer2D",
-                         "backbone": {"name": "ResNetTSM", "depth": args.depth, "num_seg": args.num_seg,
-                                      "data_format": args.data_format},
-                         "head": {"name": "TSMHead", "num_classes": 400, "in_channels": in_ch}})
+    model = build_model(model_section(args.backbone, args.depth, args.num_seg, data_format=args.data_format))
     model.train()
     opt_cfg = {"name": "Momentum", "momentum": 0.9, "weight_decay": {"name": "L2", "value": 1e-4},
                "grad_clip": {"name": "ClipGradByGlobalNorm", "value": 20.0}}
@@ -61,7 +59,8 @@ def run(args):
         cpu.append(time.process_time() - c)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     timed = times[1:]
-    print(f"TSM-R{args.depth} {args.data_format} batch {args.batch} x {args.num_seg} x {args.size}: "
+    print(f"TSM {describe(args.backbone, args.depth)} {args.data_format} batch {args.batch} x {args.num_seg} x "
+          f"{args.size}: "
           f"threads {threads} ({source}); warm-up {times[0]:.2f} s; per step "
           f"mean {np.mean(timed):.2f} s, min {np.min(timed):.2f} s over {len(timed)} (process CPU time "
           f"{np.mean(cpu[1:]):.2f} s per step: on a busy machine wall time overstates); peak RSS {peak_mb:.0f} MB; "

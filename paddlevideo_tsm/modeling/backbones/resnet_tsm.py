@@ -71,6 +71,14 @@ class BasicBlock(_ResidualBlock):
         return self.conv1(self.conv0(x))
 
 
+def stage_blocks(counts, base_channels):
+    """(stage, index, channels, stride) of every block of a ResNet with ``counts`` blocks per
+    stage: channels base x 2^stage, stride 2 in the first block of every stage but the first."""
+    for stage, count in enumerate(counts):
+        for i in range(count):
+            yield stage, i, base_channels * 2 ** stage, 2 if i == 0 and stage > 0 else 1
+
+
 def block_name(depth, stage, index):
     """PaddleVideo's sublayer name of block ``index`` in ``stage`` (0-based): res2a, res4b12, ..."""
     if depth in (101, 152) and stage == 2:
@@ -114,18 +122,14 @@ class ResNetTSM(TSMBackbone):
         self.stem_stride = 4 if stem == "7x7" else 2
         self.block_names = []
         in_c = base_channels
-        for stage, count in enumerate(counts):
-            channels = base_channels * 2 ** stage
-            for i in range(count):
-                shift = None
-                if shift_div and i % n_round == 0:
-                    shift = TemporalShift(num_seg, shift_div, data_format, shift_direction,
-                                          shift_mode, shift_impl)
-                stride = 2 if i == 0 and stage > 0 else 1
-                name = block_name(depth, stage, i)
-                self.add_sublayer(name, block_cls(in_c, channels, stride, data_format, shift, shift_place))
-                self.block_names.append(name)
-                in_c = channels * block_cls.expansion
+        for stage, i, channels, stride in stage_blocks(counts, base_channels):
+            shift = None
+            if shift_div and i % n_round == 0:
+                shift = TemporalShift(num_seg, shift_div, data_format, shift_direction, shift_mode, shift_impl)
+            name = block_name(depth, stage, i)
+            self.add_sublayer(name, block_cls(in_c, channels, stride, data_format, shift, shift_place))
+            self.block_names.append(name)
+            in_c = channels * block_cls.expansion
         self.out_channels = in_c
         self.freeze_bns(partial_bn, norm_eval)
 

@@ -16,7 +16,7 @@ from ..ops import TemporalShift, resolve_shift_div
 from ..registry import BACKBONES
 from .base import TSMBackbone
 from .conv_bn import ConvBNLayer
-from .resnet_tsm import ARCHS, _ResidualBlock
+from .resnet_tsm import ARCHS, _ResidualBlock, stage_blocks
 
 
 class TweaksBottleneck(_ResidualBlock):
@@ -85,18 +85,14 @@ class ResNetTweaksTSM(TSMBackbone):
         self.pool2D_max = nn.MaxPool2D(3, 2, 1, data_format=data_format)
         self.block_names = []
         in_c = base_channels
-        for stage, count in enumerate(counts):
-            channels = base_channels * 2 ** stage
-            for i in range(count):
-                shift = None
-                if shift_div:
-                    shift = TemporalShift(num_seg, shift_div, data_format, shift_direction, shift_mode,
-                                          shift_impl)
-                stride = 2 if i == 0 and stage > 0 else 1
-                name = f"bb_{stage}_{i}" if kind == "bottleneck" else f"res{stage + 2}{chr(ord('a') + i)}"
-                self.add_sublayer(name, block_cls(in_c, channels, stride, data_format, shift, i == 0))
-                self.block_names.append(name)
-                in_c = channels * block_cls.expansion
+        for stage, i, channels, stride in stage_blocks(counts, base_channels):
+            shift = None
+            if shift_div:
+                shift = TemporalShift(num_seg, shift_div, data_format, shift_direction, shift_mode, shift_impl)
+            name = f"bb_{stage}_{i}" if kind == "bottleneck" else f"res{stage + 2}{chr(ord('a') + i)}"
+            self.add_sublayer(name, block_cls(in_c, channels, stride, data_format, shift, i == 0))
+            self.block_names.append(name)
+            in_c = channels * block_cls.expansion
         self.out_channels = in_c
 
     def forward_stem(self, x):
