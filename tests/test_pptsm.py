@@ -34,7 +34,8 @@ def pptsm_cfg(depth=50, num_classes=10, num_seg=8, **backbone):
 
 def mv2_cfg(class_num=400, num_seg=8, **backbone):
     return {"framework": "Recognizer2D",
-            "backbone": dict({"name": "PPTSM_MobileNetV2", "class_num": class_num, "num_seg": num_seg}, **backbone),
+            "backbone": dict({"name": "PPTSM_MobileNetV2", "class_num": class_num, "num_seg": num_seg},
+                             **backbone),
             "head": {"name": "MoViNetHead"}}
 
 
@@ -106,13 +107,12 @@ def test_imagenet_mobilenet_v2_skips_its_classifier_and_counts(tmp_path, caplog)
     np.testing.assert_array_equal(dst.backbone.conv4.conv4_2._expand_conv._conv.weight.numpy(),
                                   src.backbone.conv4.conv4_2._expand_conv._conv.weight.numpy())
     assert not np.array_equal(dst.backbone.out.weight.numpy()[:, :8], src.backbone.out.weight.numpy()[:, :8])
-    n_backbone = len(state) - 2
+    n = len(state) - 2  # all but the classifier
     dst2 = build(mv2_cfg(8, scale=0.25), seed=3, bn_stats=False)
-    assert _pretrained_logs(caplog, dst2, path, backbone_classifiers=("out.",)) == n_backbone
+    assert _pretrained_logs(caplog, dst2, path, backbone_classifiers=("out.",)) == n
     assert ("skipped 2 classifier tensors of another shape: backbone.out.weight [1280, 1000] vs model "
             "[1280, 8], backbone.out.bias [1000] vs model [8]") in caplog.text
-    assert f"loaded {n_backbone} tensors from {path}: backbone {n_backbone} of {n_backbone}, classifier 0 of 2" \
-        in caplog.text
+    assert f"loaded {n} tensors from {path}: backbone {n} of {n}, classifier 0 of 2" in caplog.text
 
     dst3 = build(mv2_cfg(1000, scale=0.25), seed=4, bn_stats=False)
     assert load_pretrained(dst3, path, backbone_classifiers=("out.",)) == len(state)
@@ -163,7 +163,8 @@ def resnet_vd_params(depth, num_classes, base=64):
     for stage, n in enumerate(blocks):
         c = base * 2 ** stage
         if depth >= 50:  # bottlenecks 1x1 -> 3x3 -> 1x1 (x4)
-            total += n * (conv_bn(c, c, 3) + conv_bn(c, 4 * c, 1)) + conv_bn(cin, c, 1) + (n - 1) * conv_bn(4 * c, c, 1)
+            total += n * (conv_bn(c, c, 3) + conv_bn(c, 4 * c, 1))
+            total += conv_bn(cin, c, 1) + (n - 1) * conv_bn(4 * c, c, 1)
             total += conv_bn(cin, 4 * c, 1)
             cin = 4 * c
         else:  # basic blocks 3x3 -> 3x3
@@ -192,7 +193,7 @@ def test_pptsm_resnet_params_closed_form(depth, expected):
     # parameters do not depend on the input size: count at 32 px to keep paddle.flops cheap
     s = summarize(summary_cfg(pptsm_cfg(depth, num_classes=400), 32))
     assert s["params"] == resnet_vd_params(depth, 400) == expected
-    assert resnet_vd_params(depth, 10) == {50: 23_547_754, 101: 42_539_882}[depth]  # the reference lists' models
+    assert resnet_vd_params(depth, 10) == {50: 23_547_754, 101: 42_539_882}[depth]  # the reference lists
 
 
 @pytest.mark.parametrize("depth, shifted", [(18, 8), (34, 16)])
@@ -200,7 +201,8 @@ def test_pptsm_resnet_18_34_paddlevideo_layout(depth, shifted):
     """PaddleVideo's 18/34 layout: basic blocks res2a ..., a shortcut conv in every stage's first block."""
     m = build(pptsm_cfg(depth, num_classes=400, num_seg=2, base_channels=16))
     assert sum(int(p.size) for p in m.parameters() if not p.stop_gradient) == resnet_vd_params(depth, 400, 16)
-    assert [n for n, _ in m.backbone.shift_sites()][:3] == ["res2a", "res2b", "res3a" if depth == 18 else "res2c"]
+    names = [n for n, _ in m.backbone.shift_sites()]
+    assert names[:3] == ["res2a", "res2b", "res3a" if depth == 18 else "res2c"]
     assert len(m.backbone.shift_sites()) == shifted and m.backbone.res2a.short is not None
     m.eval()
     assert m(paddle.randn([1, 2, 3, 33, 33])).shape == [1, 400]
@@ -254,7 +256,9 @@ def test_tsn_twins_have_no_shift_and_the_same_keys():
         cfg["backbone"]["shift_div"] = 0
         tsn = build_model(cfg)
         assert tsn.backbone.shift_sites() == [] and len(tsm.backbone.shift_sites()) > 0
-        assert [(k, v.shape) for k, v in tsn.state_dict().items()] == [(k, v.shape) for k, v in tsm.state_dict().items()]
+        def layout(m):
+            return [(k, v.shape) for k, v in m.state_dict().items()]
+        assert layout(tsn) == layout(tsm)
     with pytest.raises(ValueError, match="shift_div must be an int or 'num_seg', got 'eight'"):
         build_model(pptsm_cfg(50, base_channels=8, shift_div="eight"))
 
@@ -324,7 +328,8 @@ def test_mobilenet_v2_units_and_clip_score_match_functional_reference():
     assert rel_diff(m(paddle.to_tensor(clips)).numpy(), ref) < 1e-5
 
 
-@pytest.mark.parametrize("cfg", [pptsm_cfg(50, num_seg=3, base_channels=8), pptsm_cfg(18, num_seg=3, base_channels=8),
+@pytest.mark.parametrize("cfg", [pptsm_cfg(50, num_seg=3, base_channels=8),
+                                 pptsm_cfg(18, num_seg=3, base_channels=8),
                                  mv2_cfg(6, num_seg=3, scale=0.5)], ids=["vd50", "vd18", "mv2"])
 def test_nhwc_equals_nchw(cfg):
     nchw = build(cfg)
@@ -343,13 +348,15 @@ def test_pptsm_head_mean_before_fc_and_recipe_attributes():
     head = m.head
     assert head.in_channels == m.backbone.out_channels == 64  # filled in from the backbone
     feat = paddle.randn([8, 64, 2, 3])
-    ref = feat.numpy().mean(axis=(2, 3)).reshape(2, 4, 64).mean(1) @ head.fc.weight.numpy() + head.fc.bias.numpy()
+    clip_feat = feat.numpy().mean(axis=(2, 3)).reshape(2, 4, 64).mean(1)
+    ref = clip_feat @ head.fc.weight.numpy() + head.fc.bias.numpy()
     assert rel_diff(head(feat, 4).numpy(), ref) < 1e-5
     # fc: Normal(0, 0.01) weight, zero bias; lr x5 / x10; L2 1e-4 on the weight, none on the bias
     big = build_model(pptsm_cfg(18, num_classes=400, base_channels=64))
     w, b = big.head.fc.weight, big.head.fc.bias
     assert abs(float(w.numpy().std()) - 0.01) < 1e-3 and not b.numpy().any()
-    decay = {name: (coeff, lr) for name, coeff, lr in trainable_summary(big.parameters(), build_weight_decay(1e-3))}
+    summary = trainable_summary(big.parameters(), build_weight_decay(1e-3))
+    decay = {name: (coeff, lr) for name, coeff, lr in summary}
     assert decay[w.name] == (pytest.approx(1e-4), 5.0) and decay[b.name] == (0.0, 10.0)
     assert decay[big.backbone.res2a.conv0._conv.weight.name][0] == pytest.approx(1e-3)
     assert decay[big.backbone.conv1_1._batch_norm.weight.name][0] == 0.0  # BN exempt in the ResNets
@@ -427,7 +434,8 @@ def test_pptsm_configs_use_paddlevideos_components_and_schedule(name):
     # PaddleVideo's CustomWarmupCosineDecay, written out: cosine from cosine_base_lr over max_epoch
     # epochs, the first warmup_epochs a linear ramp from warmup_start_lr to the cosine there
     lr_cfg = cfg.OPTIMIZER.learning_rate
-    base, start, warm, total = lr_cfg.learning_rate, lr_cfg.warmup_start_lr, lr_cfg.warmup_epochs, lr_cfg.max_epoch
+    base, start = lr_cfg.learning_rate, lr_cfg.warmup_start_lr
+    warm, total = lr_cfg.warmup_epochs, lr_cfg.max_epoch
     assert (base, start) == ((0.02, 0.01) if "dense" in name else (0.01, 0.005)) and (warm, total) == (10, 80)
     iters = 7
     sched = build_lr(lr_cfg, iters)

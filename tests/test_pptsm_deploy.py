@@ -22,8 +22,8 @@ from paddlevideo_tsm.online.predictor import OnlinePredictor
 MODELS = {
     "pptsm_r50": ({"name": "ResNetTweaksTSM", "depth": 50, "base_channels": 8, "shift_div": "num_seg"},
                   {"name": "ppTSMHead", "num_classes": NUM_CLASSES}),
-    "pptsm_mv2": ({"name": "PPTSM_MobileNetV2", "class_num": NUM_CLASSES, "scale": 0.25, "shift_div": "num_seg"},
-                  {"name": "MoViNetHead"}),
+    "pptsm_mv2": ({"name": "PPTSM_MobileNetV2", "class_num": NUM_CLASSES, "scale": 0.25,
+                   "shift_div": "num_seg"}, {"name": "MoViNetHead"}),
 }
 MEDIA = [(str(VIDEOS / "mmaction_test.avi"), "video", None), (str(RAWFRAMES), "frame", 10)]
 ONNX_MISSING = [m for m in ("paddle2onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
@@ -59,8 +59,8 @@ def test_export_predict_and_onnx_match_dynamic(name, tmp_path, capsys):
         backends.append(["--backend", "onnxruntime", "--onnx_file", tmp_path / "m" / f"{name}.onnx"])
     for i, backend in enumerate(backends):
         jsonl = tmp_path / f"o{i}.jsonl"
-        code, out, err = call_tool("predict.py", ["-i", listing, "-c", cfg_path, *backend, "--top_k", NUM_CLASSES,
-                                                  "--output", jsonl, "--cpu_threads", 1], capsys)
+        code, out, err = call_tool("predict.py", ["-i", listing, "-c", cfg_path, *backend, "--top_k",
+                                                  NUM_CLASSES, "--output", jsonl, "--cpu_threads", 1], capsys)
         assert code == 0, err[-2000:]
         records = read_jsonl(jsonl)
         assert [r["input"] for r in records] == [p for p, _, _ in MEDIA]
@@ -72,7 +72,8 @@ def test_export_predict_and_onnx_match_dynamic(name, tmp_path, capsys):
 
 T = 4
 ONLINE = {"mv2": ({"name": "PPTSM_MobileNetV2", "class_num": 5, "scale": 0.5}, {"name": "MoViNetHead"}),
-          "vd18": ({"name": "ResNetTweaksTSM", "depth": 18, "base_channels": 8}, {"name": "ppTSMHead", "num_classes": 5})}
+          "vd18": ({"name": "ResNetTweaksTSM", "depth": 18, "base_channels": 8},
+                   {"name": "ppTSMHead", "num_classes": 5})}
 
 
 def online_cfg(name, data_format="NCHW"):

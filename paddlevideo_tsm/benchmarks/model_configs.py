@@ -16,7 +16,8 @@ def add_backbone_arg(parser):
 
 def describe(backbone, depth):
     """A short name for messages: 'ResNet-50', 'ResNet-50-vd', 'MobileNetV2'."""
-    return {"ResNetTSM": f"ResNet-{depth}", "ResNetTweaksTSM": f"ResNet-{depth}-vd"}.get(backbone, "MobileNetV2")
+    names = {"ResNetTSM": f"ResNet-{depth}", "ResNetTweaksTSM": f"ResNet-{depth}-vd"}
+    return names.get(backbone, "MobileNetV2")
 
 
 def model_section(backbone, depth, num_seg, shift_div=None, impl="auto", num_classes=400, **options):
