@@ -10,13 +10,12 @@ import sys
 
 # before anything imports paddle, which overwrites an unset OMP_NUM_THREADS with 1
 import paddlevideo_tsm.utils.threads  # noqa: F401
+from paddlevideo_tsm import cli_args
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-c", "--config", required=True, help="YAML config file")
-    p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
-                   help="set a config key, e.g. -o MODEL.head.num_classes=101 (repeatable)")
+    p = cli_args.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cli_args.add_config_args(p)
     p.add_argument("--validate", action="store_true", help="validate every val_interval epochs")
     p.add_argument("--test", action="store_true", help="test the weights given by -w on DATASET.test")
     p.add_argument("-w", "--weights", help="weights to test, or to initialise training from")
@@ -25,8 +24,10 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, help="random seed (overrides the config's seed)")
     p.add_argument("--resume", metavar="PATH|auto",
                    help="continue training from a checkpoint (prefix or file), or 'auto' = the latest in --output")
-    p.add_argument("--max_iters", type=int, help="stop training after this many iterations (smoke runs)")
-    p.add_argument("--output", help="output folder (default output/<model_name>)")
+    p.add_argument("--max_iters", type=int,
+                   help="stop training after this many iterations (saved where it stopped; --resume continues)")
+    p.add_argument("--output", help="output folder (default output/<model_name>; --test: the weights' folder, "
+                                    "where the test report goes)")
     p.add_argument("--use_visualdl", action="store_true", help="write VisualDL scalars to <output>/vdl")
     p.add_argument("--save_results", metavar="FILE", help="--test: write per-video scores as JSON lines")
     return p.parse_args(argv)
@@ -39,13 +40,16 @@ def run(args):
         raise ConfigError("--test needs the weights to test: -w PATH.pdparams")
     if args.save_results and not args.test:
         raise ConfigError("--save_results only applies with --test")
-    from paddlevideo_tsm.utils.config import get_config
+    from paddlevideo_tsm.config import get_config
     cfg = get_config(args.config, overrides=args.override)
     if args.test:
         from paddlevideo_tsm.tasks import test_model
-        test_model(cfg, args.weights, save_results=args.save_results, seed=args.seed)
+        test_model(cfg, args.weights, save_results=args.save_results, seed=args.seed, output=args.output)
         return 0
     from paddlevideo_tsm.tasks import test_model, train_model
+    if cfg.get("test_after_train"):
+        from paddlevideo_tsm.tasks.runtime import check_split_list
+        check_split_list(cfg, "test")  # the list tested at the end: its errors now, not after training
     result = train_model(cfg, weights=args.weights, validate=args.validate, amp=args.amp,
                          amp_level=args.amp_level, max_iters=args.max_iters, output=args.output,
                          resume=args.resume, use_visualdl=args.use_visualdl, seed=args.seed)
@@ -55,7 +59,7 @@ def run(args):
             raise ConfigError("test_after_train: no checkpoint was written (no validation, and the last "
                               "epoch is not a multiple of save_interval); not tested")
         print(f"test_after_train: testing {weights}")
-        test_model(cfg, weights, seed=args.seed)
+        test_model(cfg, weights, seed=args.seed, output=result["output"])
     return 0
 
 

@@ -15,17 +15,24 @@ Layout written by `generate` under `out` (all list paths relative to `out`):
   label_map.txt         "<index> <class name>"
   flip_label_map.txt    "<label> <label after a horizontal flip>"
   DEMO_COMPLETE.json    generation parameters, written last
+
+DEMO_PARTIAL.json is written first and removed last: with either marker the folder is the
+generator's. `generate` refuses a non-empty folder with neither unless force=True, and even then,
+as when regenerating its own output, it deletes only files that a generation recorded in a marker
+wrote (`generated_paths`): nothing else in the folder is ever touched.
 """
 import json
 import math
 import multiprocessing
 import os
-import shutil
 import time
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from .errors import ToolError
+from .media import FRAME_TEMPLATE
 
 CLASS_NAMES = [
     "move_left", "move_right",
@@ -38,7 +45,7 @@ CLASS_NAMES = [
 FLIP_LABEL_MAP = [1, 0, 2, 3, 4, 5, 7, 6]
 SPLITS = ("train", "val", "test")
 MARKER_NAME = "DEMO_COMPLETE.json"
-FRAME_TEMPLATE = "img_{:05d}.jpg"
+PARTIAL_NAME = "DEMO_PARTIAL.json"
 JPEG_QUALITY = 95
 VIDEO_FPS = 25.0
 
@@ -206,9 +213,27 @@ def clip_seed(seed, split, label, index):
     return int(ss.generate_state(1, np.uint64)[0])
 
 
-def clip_name(label, index):
+def clip_name(label, index, classes=CLASS_NAMES):
     """Return the clip's file stem, e.g. 'move_left_0007'."""
-    return f"{CLASS_NAMES[label]}_{index:04d}"
+    return f"{classes[label]}_{index:04d}"
+
+
+def clip_by_name(name, split, seed=0, frames=16, size=80):
+    """The Clip that generate(seed, frames=frames, size=size) wrote as ``<split>/<name>``
+    (name as clip_name gives it, e.g. 'move_left_0007'); ValueError for another name."""
+    cls, _, index = name.rpartition("_")
+    if cls not in CLASS_NAMES or not index.isdigit():
+        raise ValueError(f"{name!r} is not a demo clip name (<class>_<index>)")
+    label = CLASS_NAMES.index(cls)
+    return make_clip(label, clip_seed(seed, split, label, int(index)), frames, size)
+
+
+def clip_coverage(clip):
+    """float32 [T, S, S] in [0, 1]: how much of each pixel the shape covers in every frame of
+    ``clip``, drawn from its parameters (centers, radii, angles), not found in its pixels."""
+    size = clip.frames.shape[1]
+    return np.stack([shape_coverage(clip.shape, c, r, a, size)
+                     for c, r, a in zip(clip.centers, clip.radii, clip.angles)])
 
 
 def write_video(path, frames):
@@ -278,31 +303,99 @@ def generation_params(seed, per_split, frames, size):
             "shapes": list(PAIR_SHAPES), "colours": [list(c) for c in PAIR_COLOURS], "format": 2}
 
 
-def read_marker(out):
-    """Return the parameters stored in out's completion marker, or None if there is none."""
-    path = os.path.join(out, MARKER_NAME)
-    if not os.path.isfile(path):
-        return None
+def _read_json(path):
+    """The JSON value stored at ``path``, or None when it is missing or unreadable."""
     try:
         with open(path) as f:
             return json.load(f)
     except (OSError, ValueError):
-        return None  # a broken marker means an incomplete output
+        return None
 
 
-def remove_outputs(out):
-    """Delete only what `generate` writes under out (never the folder itself, which may hold other files)."""
-    marker = os.path.join(out, MARKER_NAME)
-    if os.path.exists(marker):
-        os.remove(marker)  # first, so a crash mid-removal leaves an output known to be incomplete
-    for sub in ("videos", "frames"):
-        shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
-    names = ["label_map.txt", "flip_label_map.txt"]
-    names += [f"{s}_{form}.list" for s in SPLITS for form in ("frames", "videos")]
-    for name in names:
-        path = os.path.join(out, name)
-        if os.path.exists(path):
+def _write_json(path, value):
+    """Write ``value`` to ``path`` through a temporary file, so the file is whole or absent."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(value, f, indent=1, sort_keys=True)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+def read_marker(out):
+    """Return the parameters stored in out's completion marker, or None if there is none."""
+    return _read_json(os.path.join(out, MARKER_NAME))  # a broken marker means an incomplete output
+
+
+def generated_paths(params):
+    """(files, folders) relative to out that a generation with marker dict ``params`` writes,
+    markers excluded; both empty when ``params`` lacks what they are derived from."""
+    try:
+        classes = list(params.get("classes", CLASS_NAMES))
+        per_class = {s: int(params["per_class"][s]) for s in SPLITS}
+        frames = int(params["frames"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return set(), set()
+    files = {"label_map.txt", "flip_label_map.txt"}
+    folders = {"videos", "frames"}
+    for split in SPLITS:
+        files |= {f"{split}_frames.list", f"{split}_videos.list"}
+        folders |= {f"videos/{split}", f"frames/{split}"}
+        for label in range(len(classes)):
+            for index in range(per_class[split]):
+                name = clip_name(label, index, classes)
+                files.add(f"videos/{split}/{name}.avi")
+                folders.add(f"frames/{split}/{name}")
+                files |= {f"frames/{split}/{name}/{FRAME_TEMPLATE.format(k)}" for k in range(1, frames + 1)}
+    return files, folders
+
+
+def remove_outputs(out, generations):
+    """Delete the files that the generations (marker dicts) wrote under out, and the folders they
+    made once empty; nothing else (out may hold other files)."""
+    files, folders = set(), set()
+    for params in generations:
+        more_files, more_folders = generated_paths(params)
+        files |= more_files
+        folders |= more_folders
+    for rel in files:
+        path = os.path.join(out, rel)
+        if os.path.isfile(path) and not os.path.islink(path):
             os.remove(path)
+    for rel in sorted(folders, key=lambda r: r.count("/"), reverse=True):
+        try:
+            os.rmdir(os.path.join(out, rel))  # only succeeds when empty
+        except OSError:
+            pass
+
+
+def _describe_contents(out, limit=5):
+    names = sorted(n + "/" if os.path.isdir(os.path.join(out, n)) else n for n in os.listdir(out))
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def claim(out, params, force=False):
+    """Make ``out`` ready for a generation with ``params``: ToolError for a non-empty folder that no
+    marker shows to be the generator's (unless ``force``); else record the generation in the
+    partial marker first, then remove the complete marker and earlier generations' files."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ToolError(f"{out}: exists and is not a folder")
+    partial_path, marker_path = os.path.join(out, PARTIAL_NAME), os.path.join(out, MARKER_NAME)
+    earlier = []
+    if os.path.exists(partial_path) or os.path.exists(marker_path):
+        recorded = _read_json(partial_path)
+        earlier = recorded.get("generations") if isinstance(recorded, dict) else None
+        earlier = (earlier if isinstance(earlier, list) else []) + [read_marker(out)]
+    elif os.path.isdir(out) and os.listdir(out) and not force:
+        raise ToolError(f"{out}: not made by make_demo_data.py (no {MARKER_NAME}) and not empty (holds "
+                        f"{_describe_contents(out)}); pass --force to write the demo data into it "
+                        "(only the demo's own files are written; nothing else there is touched)")
+    earlier = [g for i, g in enumerate(earlier) if isinstance(g, dict) and g not in earlier[:i]]
+    os.makedirs(out, exist_ok=True)
+    # every generation whose files may be present, so an interrupted run is cleaned up next time
+    _write_json(partial_path, {"generations": earlier + [g for g in [params] if g not in earlier]})
+    if os.path.exists(marker_path):
+        os.remove(marker_path)
+    remove_outputs(out, earlier)
 
 
 def _write_text(path, lines):
@@ -310,17 +403,19 @@ def _write_text(path, lines):
         f.write("".join(line + "\n" for line in lines))
 
 
-def generate(out, seed=0, per_split=None, frames=16, size=80, workers=None):
+def generate(out, seed=0, per_split=None, frames=16, size=80, workers=None, force=False):
     """Write the whole demo set under `out` (see module docstring) and return the marker dict.
 
-    per_split: {'train': n, 'val': n, 'test': n} clips per class; workers: processes (default: CPUs).
+    per_split: {'train': n, 'val': n, 'test': n} clips per class; workers: processes (default: CPUs);
+    force: write into a non-empty folder that is not the generator's (see `claim`).
     """
     per_split = per_split or {"train": 100, "val": 20, "test": 20}
     for split in SPLITS:
         if per_split[split] < 0:
             raise ValueError(f"clips per class for {split} must be >= 0, got {per_split[split]}")
     start = time.time()
-    remove_outputs(out)
+    params = generation_params(seed, per_split, frames, size)
+    claim(out, params, force)
     for split in SPLITS:
         os.makedirs(os.path.join(out, "videos", split), exist_ok=True)
         os.makedirs(os.path.join(out, "frames", split), exist_ok=True)
@@ -343,9 +438,8 @@ def generate(out, seed=0, per_split=None, frames=16, size=80, workers=None):
                     [f"videos/{split}/{name}.avi {label}" for label, name in entries])
     _write_text(os.path.join(out, "label_map.txt"), [f"{i} {n}" for i, n in enumerate(CLASS_NAMES)])
     _write_text(os.path.join(out, "flip_label_map.txt"), [f"{i} {j}" for i, j in enumerate(FLIP_LABEL_MAP)])
-    params = generation_params(seed, per_split, frames, size)
-    with open(os.path.join(out, MARKER_NAME), "w") as f:
-        json.dump(params, f, indent=1, sort_keys=True)
-        f.write("\n")
+    _write_json(os.path.join(out, MARKER_NAME), params)
+    os.remove(os.path.join(out, PARTIAL_NAME))
+    params = dict(params)
     params["seconds"] = time.time() - start  # reported, not stored: the marker must not vary between runs
     return params

@@ -45,6 +45,10 @@ class ToolError(UserError, ValueError):
     """A bad argument or input of a data tool (extract_rawframes, build_file_list, make_demo_data)."""
 
 
+class MissingPackageError(UserError, ImportError):
+    """An optional package a feature needs is not installed: names it and what installs it."""
+
+
 def one_line(exc):
     """``exc`` as one line: the message, whitespace collapsed, and paddle's DataLoader worker
     traceback ('DataLoader worker(N) caught ...') reduced to the worker's own message."""

@@ -37,3 +37,19 @@ def write_video(path, n, h=24, w=32, seed=0, fps=25):
 def write_text(path, text):
     Path(path).write_text(text)
     return str(path)
+
+
+def write_cut_video(path, n=40, h=48, w=64):
+    """An n-frame MJPG .avi cut to half its bytes: the header still declares n frames, fewer decode.
+
+    Returns (path as str, frames OpenCV decodes reading front to back).
+    """
+    write_video(path, n, h, w)
+    data = Path(path).read_bytes()
+    Path(path).write_bytes(data[:len(data) // 2])
+    cap = cv2.VideoCapture(str(path))
+    decoded = 0
+    while cap.read()[0]:
+        decoded += 1
+    cap.release()
+    return str(path), decoded

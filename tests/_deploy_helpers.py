@@ -82,13 +82,25 @@ def call_tool(tool, args, capsys=None):
     if capsys is None:
         res = run_tool(tool, *args)
         return res.returncode, res.stdout, res.stderr
-    from paddlevideo_tsm.inference import export_cli, predict_cli
-
-    main = {"export_model.py": export_cli.main, "predict.py": predict_cli.main}[tool]
     capsys.readouterr()
-    code = main([str(a) for a in args])
+    try:
+        code = _tool_main(tool)([str(a) for a in args])
+    except SystemExit as exc:  # argparse rejected the command line
+        code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def _tool_main(tool):
+    """The main(argv) of tools/<tool>."""
+    if tool == "predict_online.py":  # the tool is its own module
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("predict_online_tool", ROOT / "tools" / tool)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.main
+    from paddlevideo_tsm.inference import export_cli, predict_cli
+    return {"export_model.py": export_cli.main, "predict.py": predict_cli.main}[tool]
 
 
 def read_jsonl(path):

@@ -1,3 +1,4 @@
+import logging
 import os
 import sys
 from pathlib import Path
@@ -23,3 +24,24 @@ def shared_reference():
     if not SHARED_REF.is_dir():
         pytest.skip(f"PaddleVideo reference key lists not found at {SHARED_REF}")
     return SHARED_REF
+
+
+class _Warnings(logging.Handler):
+    """Collects the package logger's warning lines."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def warnings_seen():
+    """The list of warning messages the package logger gives during the test (in this process)."""
+    handler = _Warnings()
+    logger = logging.getLogger("paddlevideo_tsm")
+    logger.addHandler(handler)
+    yield handler.lines
+    logger.removeHandler(handler)

@@ -45,6 +45,30 @@ def randomize_bn_stats(model, seed=0):
             t.set_value(rng.uniform(0.5, 2.0, t.shape).astype("float32"))
 
 
+def realistic_bn_stats(model, x, seed=0):
+    """Random but well-scaled BN state: the statistics of the activations of input x (one train-mode
+    pass with momentum 0), moved at random, with random scales and shifts; returns model in eval.
+    Deep models with raw random statistics blow their activations up until float32 cannot compare."""
+    rng = np.random.default_rng(seed)
+    bns = [m for m in model.sublayers() if isinstance(m, paddle.nn.BatchNorm2D)]
+    momenta = [bn._momentum for bn in bns]
+    for bn in bns:
+        bn._momentum = 0.0
+    model.train()
+    with paddle.no_grad():
+        model(x)
+    for bn, momentum in zip(bns, momenta):
+        bn._momentum = momentum
+        c = bn.weight.shape[0]
+        var = bn._variance.numpy()
+        bn._mean.set_value(bn._mean.numpy() + rng.normal(0, 0.3, c).astype("float32") * np.sqrt(var))
+        bn._variance.set_value(var * rng.uniform(0.5, 2.0, c).astype("float32"))
+        bn.weight.set_value(rng.uniform(0.5, 1.5, c).astype("float32"))
+        bn.bias.set_value(rng.uniform(-0.3, 0.3, c).astype("float32"))
+    model.eval()
+    return model
+
+
 def to_nhwc(x):
     """[N, T, C, H, W] numpy -> [N, T, H, W, C]."""
     return np.ascontiguousarray(np.transpose(x, (0, 1, 3, 4, 2)))

@@ -1,5 +1,4 @@
 """Bad samples: replacement in training, exclusion in test mode, the bad-fraction limit, real bad media."""
-import logging
 import os
 
 import numpy as np
@@ -25,26 +24,6 @@ class FakeMedia:
             raise DataError(f"{results['filename']}: {self.bad[name]}")
         results["imgs"] = np.full((2, 1, 1, 1), results["labels"], np.float32)
         return results
-
-
-class Warnings(logging.Handler):
-    """Collects the package logger's warning lines."""
-
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def warnings_seen():
-    handler = Warnings()
-    logger = logging.getLogger("paddlevideo_tsm")
-    logger.addHandler(handler)
-    yield handler.lines
-    logger.removeHandler(handler)
 
 
 def _list(tmp_path, n, name="v.txt"):
@@ -75,7 +54,8 @@ def test_training_replaces_bad_sample_and_warns_once(tmp_path, warnings_seen):
 
 def test_bad_fraction_limit_stops_with_clear_error(tmp_path):
     lst = _list(tmp_path, 10)
-    ds = VideoDataset(lst, FakeMedia({"c1.avi": "broken", "c2.avi": "broken"}), max_bad_fraction=0.1)
+    # seeded: unseeded, c1's random replacement was c2 about one run in ten (a flaky limit error)
+    ds = VideoDataset(lst, FakeMedia({"c1.avi": "broken", "c2.avi": "broken"}), max_bad_fraction=0.1, seed=0)
     ds[1]  # 1 of 10 is allowed
     with pytest.raises(BadDataLimitError) as err:
         ds[2]

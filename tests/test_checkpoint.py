@@ -1,4 +1,5 @@
 """Checkpoints: full round trip (model, optimizer, lr, RNGs) and atomic writes under failures/kills."""
+import json
 import os
 import random
 import signal
@@ -14,7 +15,7 @@ import pytest
 
 from paddlevideo_tsm.errors import CheckpointError
 from paddlevideo_tsm.solver import build_lr, build_optimizer
-from paddlevideo_tsm.utils import checkpoint as ckpt
+from paddlevideo_tsm.tasks import checkpoint as ckpt
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def small_setup(seed=0):
     paddle.seed(seed)
     model = paddle.nn.Sequential(paddle.nn.Linear(5, 8), paddle.nn.BatchNorm1D(8), paddle.nn.Linear(8, 3))
-    sched = build_lr({"name": "PiecewiseDecay", "boundaries": [1], "values": [0.1, 0.01]}, iters_per_epoch=2)
+    sched = build_lr({"name": "PiecewiseDecay", "boundaries": [1], "values": [0.1, 0.01]}, steps_per_epoch=2)
     opt = build_optimizer({"name": "Momentum", "momentum": 0.9}, sched, model.parameters())
     return model, sched, opt
 
@@ -56,6 +57,56 @@ def test_round_trip_restores_model_optimizer_lr_and_rngs(tmp_path):
     train_steps(model2, sched2, opt2, 2)  # momentum buffers restored too, or this would diverge
     for k, v in model2.state_dict().items():
         np.testing.assert_allclose(v.numpy(), want[k], rtol=1e-6, err_msg=k)
+
+
+def test_state_file_is_json_and_restores_identical_streams(tmp_path):
+    """No pickle: the .pdstate is plain JSON, and the numpy/python/paddle streams restored from it
+    continue exactly (numpy's cached gaussian and python's gauss_next included)."""
+    np.random.seed(4)
+    random.seed(4)
+    paddle.seed(4)
+    np.random.standard_normal()  # leaves a cached gaussian in numpy's legacy state
+    random.gauss(0, 1)           # and python's gauss_next
+    model, _, opt = small_setup()
+    prefix = ckpt.save_checkpoint(str(tmp_path / "m_epoch_00002"), model, opt, 2, best=0.5,
+                                  extra={"iters": 0, "run_id": "r1"})
+    state = json.loads(Path(prefix + ".pdstate").read_text())
+    assert state["epoch"] == 2 and state["best"] == 0.5 and state["run_id"] == "r1"
+    want = (np.random.standard_normal(4).tolist(), random.gauss(0, 1), draws())
+    np.random.seed(0)
+    random.seed(0)
+    paddle.seed(0)
+    ckpt.load_training_state(prefix, model, opt)
+    assert (np.random.standard_normal(4).tolist(), random.gauss(0, 1), draws()) == want
+
+
+CRAFTED = textwrap.dedent("""
+    import os, pickle, sys
+    class RunsCode:
+        def __reduce__(self):
+            return (os.system, ("touch " + sys.argv[2],))
+    with open(sys.argv[1], "wb") as f:
+        pickle.dump({"epoch": 1, "rng": RunsCode()}, f, protocol=4)
+""")
+
+
+def crafted_state(path, marker):
+    """Write a pickled .pdstate at ``path`` whose unpickling would create ``marker``."""
+    script = Path(path).with_name("craft.py")
+    script.write_text(CRAFTED)
+    subprocess.run([sys.executable, str(script), str(path), str(marker)], check=True)
+
+
+def test_crafted_pickle_state_runs_no_code(tmp_path):
+    model, _, opt = small_setup()
+    prefix = ckpt.save_checkpoint(str(tmp_path / "m_epoch_00001"), model, opt, 1)
+    marker = tmp_path / "code_ran"
+    crafted_state(prefix + ".pdstate", marker)
+    with pytest.raises(CheckpointError) as err:
+        ckpt.load_training_state(prefix, model, opt)
+    assert not marker.exists()
+    assert str(err.value) == (f"{prefix}.pdstate: a pickled training state (the old, unsafe format: reading "
+                              f"it could run code), not read; resume from a checkpoint written by this version")
 
 
 def test_failed_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
@@ -96,7 +147,9 @@ def test_overwriting_an_epoch_invalidates_it_until_done(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(ckpt.paddle, "save", dying_save)
-    with pytest.raises(OSError):
+    # one line naming the file (main.py prints it as 'error: ...', exit 2)
+    with pytest.raises(CheckpointError, match=r"^\S+m_epoch_00001\.pdparams: cannot write \(disk full\); "
+                                              r"the checkpoints saved before are intact$"):
         ckpt.save_checkpoint(prefix, model, opt, 1)
     # the old .pdparams is intact but no longer paired with a state: not offered for resume
     assert ckpt.find_latest(str(tmp_path), "m") is None
@@ -106,7 +159,7 @@ KILLER = textwrap.dedent("""
     import sys
     sys.path.insert(0, {root!r})
     import paddle
-    from paddlevideo_tsm.utils import checkpoint as ckpt
+    from paddlevideo_tsm.tasks import checkpoint as ckpt
     paddle.seed(0)
     model = paddle.nn.Linear(800, 800)  # ~2.5 MB per file: saves take a while
     opt = paddle.optimizer.Momentum(0.1, parameters=model.parameters())
@@ -149,8 +202,12 @@ def test_resolve_prefix_and_bad_state(tmp_path):
     assert ckpt.resolve_prefix("a/b_epoch_00002") == "a/b_epoch_00002"
     model, sched, opt = small_setup()
     prefix = ckpt.save_checkpoint(str(tmp_path / "m_epoch_00001"), model, opt, 1)
-    Path(prefix + ".pdstate").write_bytes(b"\x80\x04truncated")
-    with pytest.raises(CheckpointError, match=r"m_epoch_00001\.pdstate: cannot read training state"):
+    text = Path(prefix + ".pdstate").read_text()
+    Path(prefix + ".pdstate").write_text(text[: len(text) // 2])  # cut while writing by hand
+    with pytest.raises(CheckpointError, match=r"m_epoch_00001\.pdstate: cannot read training state \(not JSON"):
+        ckpt.load_training_state(prefix, model, opt)
+    Path(prefix + ".pdstate").write_text('{"epoch": 1}')
+    with pytest.raises(CheckpointError, match=r"not a training state of this project"):
         ckpt.load_training_state(prefix, model, opt)
     os.remove(prefix + ".pdopt")
     with pytest.raises(CheckpointError, match=r"\.pdopt: checkpoint file not found"):

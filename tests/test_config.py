@@ -4,7 +4,7 @@ import textwrap
 import pytest
 
 from paddlevideo_tsm.errors import ConfigError
-from paddlevideo_tsm.utils import get_config
+from paddlevideo_tsm.config import get_config
 
 GOOD = """
 model_name: TSM
@@ -83,13 +83,13 @@ def test_missing_backbone_name(tmp_path):
 
 def test_unknown_section_and_wrong_types(tmp_path):
     path = write(tmp_path, textwrap.dedent(GOOD) + "MODLE:\n  x: 1\n")
-    with pytest.raises(ConfigError, match=r"unknown section 'MODLE'; known sections: MODEL, DATASET"):
+    with pytest.raises(ConfigError, match=r"unknown key 'MODLE' \(did you mean 'MODEL'\?\)"):
         get_config(path)
     path = write(tmp_path, textwrap.dedent(GOOD).replace("epochs: 3", "epochs: three"))
-    with pytest.raises(ConfigError, match=r"key 'epochs' must be int, got str \('three'\)"):
+    with pytest.raises(ConfigError, match=r"key 'epochs' must be an int >= 1, got str \('three'\)"):
         get_config(path)
     path = write(tmp_path, textwrap.dedent(GOOD).replace("batch_size: 4", "batch_size: 4.5"))
-    with pytest.raises(ConfigError, match=r"key 'DATASET.batch_size' must be int, got float"):
+    with pytest.raises(ConfigError, match=r"key 'DATASET.batch_size' must be an int >= 1, got 4.5"):
         get_config(path)
 
 

@@ -96,9 +96,81 @@ def test_extract_is_resumable_and_resizes(tmp_path):
     (out / "b" / "img_00009.jpg").write_bytes(b"stale")
     rows, failures = extract.run(extract.parse_args(args))
     assert (out / "a" / "img_00001.jpg").stat().st_mtime_ns == stamp
-    assert sorted(p.name for p in (out / "b").iterdir()) == [".done"] + [f"img_{i:05}.jpg" for i in range(1, 5)]
+    assert sorted(p.name for p in (out / "b").iterdir()) == [".done", extract.OWNER_FILE] + [
+        f"img_{i:05}.jpg" for i in range(1, 5)]
     assert rows == [("a", 5, 3), ("b", 4, 1)]
     assert failures == [f"{src / 'empty.avi'}: video file is empty (zero bytes)"]
+
+
+def _digest(folder):
+    """Relative path -> bytes of every file under ``folder``."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def test_extract_list_lines_leaving_out_stop_before_anything_is_written(tmp_path, capsys):
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_video(src / "a.avi", 3)
+    write_video(tmp_path / "escape.avi", 3)
+    (tmp_path / "escape").mkdir()
+    (tmp_path / "escape" / "keep.txt").write_text("a user's file next to OUT")
+    before = _digest(tmp_path)
+    for bad in ("../escape.avi", str(tmp_path / "escape.avi")):
+        lst = write_text(tmp_path / "videos.txt", f"a.avi 0\n{bad} 1\n")
+        before["videos.txt"] = Path(lst).read_bytes()
+        assert extract.main([str(src), str(out), "--list", lst, "--workers", "1", "--quiet"]) == 2
+        assert capsys.readouterr().err == (f"error: {lst}:2: its frames would go to {tmp_path / 'escape'}, "
+                                           f"outside the output folder {out}\n")
+        assert _digest(tmp_path) == before and not out.exists()
+
+
+def test_extract_never_touches_a_folder_it_did_not_make(tmp_path, capsys):
+    src, out = tmp_path / "src", tmp_path / "out"
+    for name in ("a", "b", "c"):
+        write_video(src / f"{name}.avi", 4)
+    # a user's folders where the frames of a.avi and b.avi would go; an empty one is simply used
+    (out / "a").mkdir(parents=True)
+    (out / "a" / "notes.txt").write_text("mine")
+    (out / "a" / "img_00001.jpg").write_bytes(b"my own picture")
+    (out / "b").mkdir()
+    (out / "b" / ".done").write_text("not a count")
+    (out / "c").mkdir()
+    mine = _digest(out)
+    lst = write_text(tmp_path / "videos.txt", "a.avi 0\nb.avi 1\nc.avi 2\n")
+    args = [str(src), str(out), "--list", lst, "--workers", "2", "--quiet"]
+    for _ in range(2):  # the second run meets c's finished folder and the same user folders
+        assert extract.main(args) == 1
+        err = capsys.readouterr().err
+        for name in ("a", "b"):
+            assert (f"  {src / name}.avi: {out / name} exists and was not made by extract_rawframes.py "
+                    f"(no {extract.OWNER_FILE} in it): left untouched; move it away to extract this video\n") in err
+        after = _digest(out)
+        assert {k: after[k] for k in mine} == mine
+        assert (out / "frames.txt").read_text() == "c 4 2\n" and (out / "c" / ".done").read_text() == "4\n"
+
+
+def test_extract_gives_videos_sharing_a_name_their_own_folders(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    counts = {"x.avi": 5, "x.mp4": 7, "y.avi": 4, "z.avi": 3, "z/w.avi": 2}
+    for name, n in counts.items():
+        path = src / name
+        if name.endswith(".mp4"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (32, 24))
+            for t in range(n):
+                writer.write(np.full((24, 32, 3), 10 * t, np.uint8))
+            writer.release()
+        else:
+            write_video(path, n)
+    lst = write_text(tmp_path / "videos.txt", "".join(f"{name} {i}\n" for i, name in enumerate(counts)))
+    assert extract.main([str(src), str(out), "--list", lst, "--workers", "2", "--quiet"]) == 0
+    # unique names keep PaddleVideo's folder; a clash (or a folder that would hold another) takes the extension
+    assert (out / "frames.txt").read_text() == "x_avi 5 0\nx_mp4 7 1\ny 4 2\nz_avi 3 3\nz/w 2 4\n"
+    for folder, n in (("x_avi", 5), ("x_mp4", 7), ("y", 4), ("z_avi", 3), ("z/w", 2)):
+        assert len(list((out / folder).glob("img_*.jpg"))) == n
+    # the frame lists of build_file_list find those folders for the video names
+    lines, missing = build_list.list_lines([("x.mp4", 1), ("y.avi", 2), ("q.avi", 0)], str(out), "frames",
+                                           "img_{:05}.jpg")
+    assert lines == ["x_mp4 7 1\n", "y 4 2\n"] and missing == ["q"]
 
 
 def test_kinetics_lists(tmp_path):

@@ -45,15 +45,43 @@ def test_video_list_parses_without_prefix(tmp_path):
     ("video", "a.avi 1\nb.avi one\n", None, "2: label 'one' is not an integer"),
     ("frame", "d ten 1\n", None, "1: frame count 'ten' is not an integer"),
     ("frame", "d 0 1\n", None, "1: frame count 0 must be positive"),
-    ("video", "a.avi 0\n\nb.avi 5\n", 5, "3: label 5 outside [0, 5)"),
-    ("video", "a.avi -1\n", None, "1: label -1 outside >= 0"),
-    ("frame", "d 4 -2\n", 3, "1: label -2 outside [0, 3)"),
+    ("video", "a.avi 0\n\nb.avi 5\n", 5, "3: label 5 >= num_classes 5"),
+    ("video", "a.avi -1\n", None, "1: label -1 < 0"),
+    ("frame", "d 4 -2\n", 3, "1: label -2 < 0"),
 ])
 def test_list_errors_name_file_and_line(tmp_path, kind, text, num_classes, reason):
     lst = write_text(tmp_path / "bad.txt", text)
     with pytest.raises(ListFileError) as err:
         read_list(lst, kind, num_classes=num_classes)
     assert str(err.value) == f"{lst}:{reason}"
+
+
+def test_video_list_with_optional_labels_as_the_data_tools_read_it(tmp_path):
+    lst = write_text(tmp_path / "v.txt", "a/x.avi 3\n# c\nmy clip.mp4\nb\nc.avi run\n")
+    with pytest.raises(ListFileError) as err:
+        read_list(lst, "video", label_optional=True)
+    assert str(err.value) == f"{lst}:5: label 'run' is not an integer"
+    entries = read_list(lst, "video", class_names=["walk", "run", "jump", "sit"], label_optional=True)
+    assert [(e.path, e.label, e.line) for e in entries] == [
+        ("a/x.avi", 3, 1), ("my clip.mp4", None, 3), ("b", None, 4), ("c.avi", 1, 5)]
+
+
+def test_line_path_drops_the_numeric_fields_of_any_layout():
+    from paddlevideo_tsm.loader.datasets.list_file import line_path
+
+    assert [line_path(t) for t in ("a b.avi 3", "dir 16 2", "v.mp4", "x 12")] == ["a b.avi", "dir", "v.mp4", "x"]
+
+
+def test_one_home_for_media_names():
+    """The frame file template and the video extension list are defined once (media.py)."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = [str(p) for p in [*root.glob("paddlevideo_tsm/**/*.py"), *root.glob("tools/*.py"), root / "main.py"]]
+    found = subprocess.run(["grep", "-lE", r"img_\{[^}]*:05d?\}|\(\"\.?avi\", *\"\.?mp4\"", *code],
+                           capture_output=True, text=True).stdout.split()
+    assert [os.path.relpath(p, root) for p in found] == ["paddlevideo_tsm/media.py"]
 
 
 def test_empty_and_missing_list(tmp_path):
@@ -71,7 +99,7 @@ def test_label_map_names_and_range(tmp_path):
     lst = write_text(tmp_path / "v.txt", "a.avi jump\nb.avi 1\nc.avi 3\n")
     with pytest.raises(ListFileError) as err:  # num_classes comes from the map (3)
         VideoDataset(lst, EchoPipeline(), label_map=idx_map)
-    assert str(err.value) == f"{lst}:3: label 3 outside [0, 3)"
+    assert str(err.value) == f"{lst}:3: label 3 >= the label map's 3 classes"
     write_text(lst, "a.avi jump\nb.avi 1\nc.avi hop\n")
     with pytest.raises(ListFileError) as err:
         VideoDataset(lst, EchoPipeline(), label_map=idx_map)
@@ -190,3 +218,22 @@ def test_build_dataset_config_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"VideoDataset.*unknown argument 'suffix'"):
         build_dataset({"format": "VideoDataset", "file_path": lst, "suffix": "x"}, None)
     assert INVALID_LABEL == -1
+
+
+def test_training_and_prediction_pick_the_decoder_by_one_rule(tmp_path):
+    from paddlevideo_tsm.inference.preprocess import _pipeline_cfg_for
+    from paddlevideo_tsm.media import decode_step
+
+    lst = write_text(tmp_path / "v.txt", "a.avi 0\n")
+    for decode in ({"name": "FrameDecoder"}, {"FrameDecoder": None}):
+        with pytest.raises(ConfigError) as err:
+            build_dataset({"format": "VideoDataset", "file_path": lst}, {"decode": decode})
+        assert str(err.value) == "DATASET format VideoDataset: FrameDecoder does not read videos; use VideoDecoder"
+    cv2_decode = {"name": "VideoDecoder", "backend": "cv2"}
+    assert build_dataset({"format": "VideoDataset", "file_path": lst}, {"decode": cv2_decode}).pipeline.steps[0].backend == "cv2"
+    # prediction: the input's kind on disk decides; the config's step is kept when it reads that kind
+    test_cfg = {"decode": cv2_decode, "sample": {"name": "Sampler", "num_seg": 2}}
+    assert _pipeline_cfg_for(test_cfg, "video")["decode"] == cv2_decode == decode_step("video", cv2_decode)
+    assert _pipeline_cfg_for(test_cfg, "frame")["decode"] == {"name": "FrameDecoder"} == decode_step("frame", cv2_decode)
+    assert decode_step("video", {"MyDecoder": {"x": 1}}) == {"MyDecoder": {"x": 1}}  # a decoder of no listed kind
+

@@ -286,12 +286,82 @@ def test_cli_is_idempotent_and_refuses_other_parameters_without_force(tmp_path):
     assert forced.returncode == 0, forced.stderr
     assert dd.read_marker(str(out))["seed"] == 1 and _tree_digest(out) != digest
 
-    # Output without a marker counts as incomplete: a rerun rebuilds it, including lost files.
-    marker.unlink()
-    lost = out / "frames/train" / dd.clip_name(0, 0) / "img_00002.jpg"
-    lost.unlink()
-    rebuilt = _cli(*small, "--seed", "1")
-    assert rebuilt.returncode == 0 and "wrote 16 clips" in rebuilt.stdout and lost.is_file()
+
+
+SMALL = dict(seed=1, per_split={"train": 1, "val": 1, "test": 0}, frames=4, size=32)
+SMALL_ARGS = ["--seed", "1", "--train_per_class", "1", "--val_per_class", "1", "--test_per_class", "0",
+              "--frames", "4", "--size", "32", "--workers", "1"]
+
+
+def test_generated_paths_are_exactly_what_generate_writes(tmp_path):
+    params = dd.generate(str(tmp_path), workers=1, **SMALL)
+    files, folders = dd.generated_paths(params)
+    on_disk = set(_tree_digest(tmp_path))
+    assert files == on_disk - {dd.MARKER_NAME}
+    assert folders == {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_dir()}
+
+
+def _user_files(out):
+    """Files of a user's own in ``out``, some in folders the generator also writes into."""
+    mine = {"notes.txt": b"my notes", "videos/holiday.avi": b"not a demo video",
+            "videos/train/my_clip.avi": b"mine too", "frames/mine/img_00001.jpg": b"my frame",
+            f"frames/train/{dd.clip_name(0, 0)}/extra.txt": b"inside a clip folder"}
+    for rel, data in mine.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(data)
+    return _tree_digest(out)
+
+
+def test_cli_refuses_a_folder_it_did_not_make_and_never_deletes_user_files(tmp_path):
+    out = tmp_path / "d"
+    out.mkdir()
+    mine = _user_files(out)
+    refused = _cli("--out", str(out), *SMALL_ARGS)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr == (f"error: {out}: not made by make_demo_data.py (no {dd.MARKER_NAME}) and not empty "
+                              "(holds frames/, notes.txt, videos/); pass --force to write the demo data into it "
+                              "(only the demo's own files are written; nothing else there is touched)\n")
+    assert _tree_digest(out) == mine
+
+    forced = _cli("--out", str(out), *SMALL_ARGS, "--force")
+    assert forced.returncode == 0, forced.stderr
+    after = _tree_digest(out)
+    assert {k: after[k] for k in mine} == mine and dd.read_marker(str(out))["seed"] == 1
+    # regenerating with other parameters removes the earlier demo files, and only those
+    again = _cli("--out", str(out), *SMALL_ARGS, "--train_per_class", "2", "--val_per_class", "0",
+                 "--seed", "2", "--force")
+    assert again.returncode == 0, again.stderr
+    after = _tree_digest(out)
+    assert {k: after[k] for k in mine} == mine
+    assert not any((out / "videos/val").iterdir()) and (out / f"videos/train/{dd.clip_name(0, 1)}.avi").is_file()
+    assert set(after) - set(mine) == dd.generated_paths(dd.read_marker(str(out)))[0] | {dd.MARKER_NAME}
+
+
+def test_interrupted_run_is_finished_without_force_and_keeps_user_files(tmp_path, monkeypatch):
+    out = tmp_path / "d"
+    out.mkdir()
+    mine = _user_files(out)
+    calls = []
+
+    def dies_on_the_third_clip(job):
+        calls.append(job)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(job)
+    real = dd._write_one
+    monkeypatch.setattr(dd, "_write_one", dies_on_the_third_clip)
+    with pytest.raises(KeyboardInterrupt):
+        dd.generate(str(out), workers=1, force=True, **SMALL)
+    assert (out / dd.PARTIAL_NAME).is_file() and not (out / dd.MARKER_NAME).exists()
+    rebuilt = _cli("--out", str(out), *SMALL_ARGS)  # the partial marker shows the folder is the generator's
+    assert rebuilt.returncode == 0 and "wrote 16 clips" in rebuilt.stdout, rebuilt.stderr
+    after = _tree_digest(out)
+    assert {k: after[k] for k in mine} == mine and not (out / dd.PARTIAL_NAME).exists()
+    # with both markers gone the folder is no longer known to be the generator's
+    (out / dd.MARKER_NAME).unlink()
+    refused = _cli("--out", str(out), *SMALL_ARGS)
+    assert refused.returncode == 2 and "--force" in refused.stderr and _tree_digest(out) == {
+        k: v for k, v in after.items() if k != dd.MARKER_NAME}
 
 
 def test_cli_rejects_bad_arguments_in_one_line(tmp_path):

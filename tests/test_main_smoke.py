@@ -2,7 +2,6 @@
 import glob
 import json
 import re
-import sys
 
 import numpy as np
 import paddle
@@ -11,6 +10,7 @@ import pytest
 import main as main_py
 from _tiny_training import make_demo, run_main, tiny_config, write_config
 from paddlevideo_tsm.metrics import mean_class_accuracy, topk_correct
+from paddlevideo_tsm.modeling import BACKBONES
 from paddlevideo_tsm.tasks import amp as amp_mod
 from paddlevideo_tsm.tasks.train import train_one_step
 
@@ -51,9 +51,11 @@ def test_validation_best_and_checkpoints(trained):
     best = max(float(v[1]) for v in valid)
     assert f"best val top1: {best:.5f}" in trained["stdout"]
     names = sorted(p.split("/")[-1] for p in glob.glob(str(trained["out"] / "tiny_tsm_*")))
-    # save_interval 2 counted from epoch 1: only epoch 2 of 3
+    # save_interval 2 counted from epoch 1: epoch 2 of 3; --max_iters 10 stopped inside epoch 3 after
+    # its iteration 2, saved under a name of its own (not as the complete epoch 3)
     assert names == ["tiny_tsm_best.pdparams", "tiny_tsm_epoch_00002.pdopt", "tiny_tsm_epoch_00002.pdparams",
-                     "tiny_tsm_epoch_00002.pdstate"]
+                     "tiny_tsm_epoch_00002.pdstate", "tiny_tsm_epoch_00003_iter_00002.pdopt",
+                     "tiny_tsm_epoch_00003_iter_00002.pdparams", "tiny_tsm_epoch_00003_iter_00002.pdstate"]
 
 
 def test_amp_on_cpu_says_so_once(trained):
@@ -96,7 +98,7 @@ def test_multicrop_test_run_and_saved_scores(trained):
 
     from paddlevideo_tsm.loader.datasets import build_dataset
     from paddlevideo_tsm.modeling import build_model, load_checkpoint
-    from paddlevideo_tsm.utils.config import get_config
+    from paddlevideo_tsm.config import get_config
     cfg = get_config(trained["cfg"], ["PIPELINE.test.transform.1={ThreeCrop: {target_size: 32}}"])
     ds = build_dataset(cfg.DATASET.test, cfg.PIPELINE.test, test_mode=True, num_clips=2)
     views, label, _ = ds[rows[3]["index"]]
@@ -135,7 +137,8 @@ def small_cfg(trained, tmp_path):
     (["-o", "DATASET.train.file_path=/no/such.list"], "/no/such.list"),
     (["--test", "-w", "/no/such.pdparams"], "/no/such.pdparams: weights file not found"),
     (["--resume", "/no/run_epoch_00001.pdparams"], "/no/run_epoch_00001.pdstate"),
-    (["-o", "MODEL.backbone.name=ResNetX"], "MODEL: unknown backbone 'ResNetX'; registered backbones: PPTSM_MobileNetV2, ResNetTSM"),
+    (["-o", "MODEL.backbone.name=ResNetX"],
+     "MODEL.backbone.name: unknown backbone 'ResNetX'; registered backbones: " + ", ".join(sorted(BACKBONES))),
     (["-o", "OPTIMIZER.learning_rate.name=StepDecay"], "OPTIMIZER.learning_rate.name: unknown schedule"),
 ])
 def test_user_errors_are_one_line_exit_2(small_cfg, args, needle, capsys):
@@ -171,63 +174,101 @@ def test_setup_amp_wiring_with_a_gpu_pretended(monkeypatch):
     assert not off.enabled and off.scaler is None and calls == ["O2"]
 
 
+class SpyScaler:
+    """A GradScaler stand-in: scales the loss by 4 and records its calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def scale(self, loss):
+        self.calls.append("scale")
+        return loss * 4.0
+
+    def step(self, opt):
+        self.calls.append("step")
+        opt.step()
+
+    def update(self):
+        self.calls.append("update")
+
+
+def linear_step():
+    """(a recognizer's train_step on a Linear(3, 2): forward + loss, its layer, an SGD(0.1) on it)."""
+    net = paddle.nn.Linear(3, 2)
+
+    def step(batch):
+        scores = net(batch[0])
+        return {"loss": scores.mean(), "top1": scores.mean(), "top5": scores.mean()}
+    return step, net, paddle.optimizer.SGD(0.1, parameters=net.parameters())
+
+
 def test_train_step_goes_through_the_scaler():
-    class Head(paddle.nn.Layer):
-        def loss(self, scores, labels):
-            return {"loss": scores.mean(), "top1": scores.mean(), "top5": scores.mean()}
-
-    class Net(paddle.nn.Layer):
-        def __init__(self):
-            super().__init__()
-            self.fc, self.head = paddle.nn.Linear(3, 2), Head()
-
-        def forward(self, x):
-            return self.fc(x)
-
-    class SpyScaler:
-        def __init__(self):
-            self.calls = []
-
-        def scale(self, loss):
-            self.calls.append("scale")
-            return loss * 4.0
-
-        def step(self, opt):
-            self.calls.append("step")
-            opt.step()
-
-        def update(self):
-            self.calls.append("update")
-
-    net = Net()
-    opt = paddle.optimizer.SGD(0.1, parameters=net.parameters())
+    step, net, opt = linear_step()
     state = amp_mod.AmpState(enabled=False, scaler=SpyScaler())
-    before = net.fc.bias.numpy().copy()
-    train_one_step(net, net, opt, [paddle.ones([2, 3]), paddle.zeros([2, 1])], state)
+    before = net.bias.numpy().copy()
+    train_one_step(step, opt, [paddle.ones([2, 3]), paddle.zeros([2, 1])], state)
     assert state.scaler.calls == ["scale", "step", "update"]
     # d(4 * mean)/d bias = 4 / 2 per class: the scaled loss's gradient reached the update
-    np.testing.assert_allclose(net.fc.bias.numpy(), before - 0.1 * 2.0, rtol=1e-6)
+    np.testing.assert_allclose(net.bias.numpy(), before - 0.1 * 2.0, rtol=1e-6)
 
 
-def test_failed_test_video_is_reported_and_counted_out(trained, tmp_path, capsys):
+def test_accumulating_step_scales_each_batch_and_updates_once():
+    step, net, opt = linear_step()
+    state = amp_mod.AmpState(enabled=False, scaler=SpyScaler())
+    before = net.bias.numpy().copy()
+    batch = [paddle.ones([2, 3]), paddle.zeros([2, 1])]
+    out = train_one_step(step, opt, batch, state, accum_steps=2, update=False)
+    np.testing.assert_array_equal(net.bias.numpy(), before)  # no update yet
+    assert out["loss"].item() == pytest.approx(step(batch)["loss"].item())  # the batch's own loss is reported
+    train_one_step(step, opt, batch, state, accum_steps=2, update=True)
+    assert state.scaler.calls == ["scale", "scale", "step", "update"]
+    # two batches' d(4 * mean / 2)/d bias = 4 / 2 / 2 each, summed: the mean gradient of the two, once
+    np.testing.assert_allclose(net.bias.numpy(), before - 0.1 * 2.0, rtol=1e-6)
+    assert net.bias.grad is None or not np.any(net.bias.grad.numpy())  # cleared after the update
+
+
+def test_failed_test_videos_are_reported_and_counted_out(trained, tmp_path, capsys):
+    # 2 of 10 fail, above the default max_bad_fraction 0.1 (a training limit): the test still reports
     lines = (trained["demo"] / "test_frames.list").read_text().splitlines()
     bad_list = tmp_path / "test_bad.list"
-    bad_list.write_text("\n".join(lines[:5] + ["frames/test/ghost_clip 8 3"] + lines[5:]) + "\n")
+    bad_list.write_text("\n".join(lines[:5] + ["frames/test/ghost_clip 8 3"] + lines[5:] + ["frames/test/lost 8 1"]) + "\n")
     results = tmp_path / "r.jsonl"
     rc = main_py.main(["-c", trained["cfg"], "--test", "-w", str(trained["out"] / "tiny_tsm_best.pdparams"),
-                       "-o", f"DATASET.test.file_path={bad_list}", "-o", "max_bad_fraction=0.2",
-                       "--save_results", str(results)])
+                       "-o", f"DATASET.test.file_path={bad_list}", "--save_results", str(results)])
     out = capsys.readouterr().out
     assert rc == 0
-    assert "ghost_clip" in out and "1 failed to load and counted out" in out
+    assert "ghost_clip" in out and "lost" in out and "2 failed to load and counted out" in out
     top1, _, _, count = TEST_RE.search(out).groups()
     rows = [json.loads(line) for line in results.read_text().splitlines()]
-    ghost = [r for r in rows if r["filename"].endswith("ghost_clip")]
-    assert len(rows) == 9 and ghost[0]["scores"] is None and ghost[0]["index"] == 5
+    failed = [r for r in rows if r["scores"] is None]
+    assert len(rows) == 10 and [r["index"] for r in failed] == [5, 9]
+    assert [r["filename"].split("/")[-1] for r in failed] == ["ghost_clip", "lost"]
     good = [r for r in rows if r["scores"] is not None]
     assert int(count) == len(good) == 8
     scores, labels = np.array([r["scores"] for r in good]), np.array([r["label"] for r in good])
     assert float(top1) == pytest.approx(topk_correct(scores, labels, 1).mean(), abs=5e-5)
+
+
+def test_bad_validation_clip_is_counted_out_and_the_epoch_kept(trained, tmp_path, capsys):
+    """1 bad of 9 validation clips: the epoch's checkpoint is saved, the clip is named and left out
+    (not replaced by another), and [VALID] equals --test of the same weights on the 8 good clips."""
+    good_list = trained["demo"] / "val_frames.list"
+    lines = good_list.read_text().splitlines()
+    bad_list = tmp_path / "val_bad.list"
+    bad_list.write_text("\n".join(lines[:2] + ["frames/val/ghost_clip 8 3"] + lines[2:]) + "\n")
+    out = tmp_path / "o"
+    rc = main_py.main(["-c", trained["cfg"], "--validate", "--output", str(out), "-o", "epochs=1",
+                       "-o", "save_interval=1", "-o", f"DATASET.valid.file_path={bad_list}"])
+    log = capsys.readouterr().out
+    assert rc == 0
+    assert (out / "tiny_tsm_epoch_00001.pdstate").is_file() and (out / "tiny_tsm_best.pdparams").is_file()
+    assert re.search(r"valid epoch 1: excluded 1 bad samples: \S+/frames/val/ghost_clip \(", log)
+    valid = VALID_RE.search(log)
+    assert int(valid.group(4)) == 8 and ", 1 failed to load and counted out" in log
+    rc = main_py.main(["-c", trained["cfg"], "--test", "-w", str(out / "tiny_tsm_epoch_00001.pdparams"),
+                       "-o", f"DATASET.test.file_path={good_list}"])
+    top1 = TEST_RE.search(capsys.readouterr().out).group(1)
+    assert rc == 0 and float(valid.group(2)) == pytest.approx(float(top1), abs=6e-5)
 
 
 def test_bad_training_data_in_a_worker_is_one_line(trained, tmp_path, capfd):

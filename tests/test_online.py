@@ -195,7 +195,7 @@ def test_predictor_errors(exported, tmp_path):
     with pytest.raises(InferenceError, match="missing.pdmodel: model file not found"):
         OnlinePredictor(str(tmp_path / "missing.pdmodel"), meta["params_file"])
     predictor = OnlinePredictor(meta["model_file"], meta["params_file"], cpu_threads=1)
-    with pytest.raises(ValueError, match=r"frame shape \[1, 3, 16, 16\] does not match the model input \[1, 3, 32, 32\]"):
+    with pytest.raises(InferenceError, match=r"frame shape \[1, 3, 16, 16\] does not match the model input \[1, 3, 32, 32\]"):
         predictor.step(np.zeros((1, 3, 16, 16), "float32"))
 
 

@@ -41,6 +41,28 @@ def test_onnxruntime_matches_dynamic_model(tmp_path, capsys, layout, fmt, subpro
     assert [r["input"] for r in records] == [p for p, _, _ in MEDIA]
     for record in records:
         assert max_rel_diff(probs_from_record(record), ref[record["input"]]) < 1e-4
+    check_same_interface(tmp_path / "m" / f"tinytsm.{fmt}", onnx_file)
+
+
+def check_same_interface(model_file, onnx_file):
+    """Both engines are Predictors: same input/output description, same scores from run([x])."""
+    import numpy as np
+    from paddlevideo_tsm.inference import Predictor
+    from paddlevideo_tsm.inference.model_file import params_file_for
+    from paddlevideo_tsm.inference.onnx import OnnxRuntimePredictor
+    from paddlevideo_tsm.inference.predictor import PaddlePredictor
+
+    engines = [PaddlePredictor(str(model_file), params_file_for(str(model_file)), cpu_threads=1),
+               OnnxRuntimePredictor(str(onnx_file), cpu_threads=1)]
+    x = np.random.default_rng(5).standard_normal([1, 8, 3, 64, 64]).astype("float32")
+    outs = []
+    for engine in engines:
+        assert isinstance(engine, Predictor)
+        assert engine.input_shapes == [[1, 8, 3, 64, 64]] and engine.num_classes == NUM_CLASSES
+        (scores,) = engine.run([x])
+        assert scores.shape == (1, NUM_CLASSES)
+        outs.append(scores)
+    assert max_rel_diff(outs[1], outs[0]) < 1e-4
 
 
 def test_onnx_export_of_nhwc_refused(tmp_path, capsys):

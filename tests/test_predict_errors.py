@@ -10,7 +10,7 @@ from paddlevideo_tsm.errors import InferenceError
 from paddlevideo_tsm.inference.inputs import expand_inputs
 from paddlevideo_tsm.inference.postprocess import softmax, top_k, video_probabilities
 from paddlevideo_tsm.inference.predictor import check_input_shape, run_batched
-from paddlevideo_tsm.inference.predict_cli import str2bool
+from paddlevideo_tsm.cli_args import str2bool
 
 HAVE_MEDIA = (VIDEOS / "example.avi").is_file() and RAWFRAMES.is_dir()
 needs_media = pytest.mark.skipif(not HAVE_MEDIA, reason=f"shared media not found in {SHARED_DATA}")
@@ -115,6 +115,52 @@ def test_model_exported_for_other_shape(exported, capsys, flag, value, shape):
     assert f"exported for input {shape} but the config gives ['B', {NUM_SEG}, 3, {SIZE}, {SIZE}]" in lines[0]
 
 
+@needs_media
+def test_failed_input_names_its_path_once(exported, capsys):
+    # the loader's message starts with the path it opened; the line said it twice
+    # ('error: X: X: cannot open video') or the given path and then the resolved one
+    root, cfg_path, model_file = exported
+    corrupt = root / "broken.avi"
+    corrupt.write_bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    frames = root / "frames_bad"
+    frames.mkdir()
+    (frames / "img_00001.jpg").write_bytes(b"not a jpeg")
+    listing = root / "relative.txt"
+    listing.write_text("broken.avi\nframes_bad\n")  # relative to the list's folder
+    for given, inputs in ((str(corrupt), corrupt), ("broken.avi", listing)):
+        code, _, err = call_tool("predict.py", ["-i", inputs, "-c", cfg_path, "--model_file", model_file], capsys)
+        line = error_lines(err)[0]
+        assert line.startswith(f"error: {given}: ") and not line.startswith(f"error: {given}: {corrupt}"), line
+        assert not line.startswith(f"error: {given}: {given}"), line
+    # a frame folder's error names the frame inside it, under the folder's name as given
+    assert error_lines(err)[1].startswith("error: frames_bad/img_00001.jpg: "), err
+
+
+@pytest.mark.skipif(_cuda(), reason="this Paddle build has CUDA")
+def test_half_precision_needs_tensorrt(exported, capsys):
+    root, cfg_path, model_file = exported
+    code, _, err = call_tool("predict.py", ["-i", root, "-c", cfg_path, "--model_file", model_file,
+                                            "--precision", "fp16"], capsys)
+    assert code == 2
+    assert error_lines(err) == ["error: --precision fp16 needs --use_tensorrt True; Paddle Inference on CPU "
+                                "runs this model in fp32"]
+
+
+def test_precision_table_per_engine():
+    from paddlevideo_tsm.inference.paddle_config import ENGINE_PRECISIONS, PRECISIONS, check_precision
+
+    assert PRECISIONS == ("fp32", "fp16", "int8")
+    for engine, table in ENGINE_PRECISIONS.items():
+        for precision in PRECISIONS:
+            if precision in table:
+                check_precision(precision, engine)
+            else:
+                with pytest.raises(InferenceError, match=f"--precision {precision} needs --use_tensorrt True"):
+                    check_precision(precision, engine)
+    with pytest.raises(InferenceError, match="--precision must be one of fp32, fp16, int8, got 'bf8'"):
+        check_precision("bf8", "cpu")
+
+
 def test_export_missing_weights_file(tmp_path, capsys):
     cfg_path = write_config(tmp_path / "cfg.yaml", tiny_config())
     code, _, err = call_tool("export_model.py", ["-c", cfg_path, "-p", tmp_path / "w.pdparams",
@@ -156,16 +202,17 @@ def test_postprocess_matches_closed_form():
 class _FixedBatchModel:
     """A fake predictor with a fixed batch 4: row scores = [sum, max] of the row; counts its runs."""
 
-    input_shape = [4, 2, 3]
+    input_shapes = [[4, 2, 3]]
 
     def __init__(self):
         self.batches = []
 
-    def run(self, x):
+    def run(self, inputs):
+        (x,) = inputs
         assert x.shape[0] == 4
         self.batches.append(x.shape[0])
         flat = x.reshape(len(x), -1)
-        return np.stack([flat.sum(1), flat.max(1)], axis=1)
+        return [np.stack([flat.sum(1), flat.max(1)], axis=1)]
 
 
 def test_run_batched_pads_fixed_batch():

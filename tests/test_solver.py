@@ -96,21 +96,21 @@ def lr_trace(sched, steps):
 
 def test_piecewise_boundaries_in_epochs_step_per_iteration():
     sched = build_lr({"name": "PiecewiseDecay", "boundaries": [2, 4], "values": [0.1, 0.01, 0.001],
-                      "iter_step": True}, iters_per_epoch=3)
+                      "iter_step": True}, steps_per_epoch=3)
     assert sched.by_iteration
     np.testing.assert_allclose(lr_trace(sched, 14), [0.1] * 6 + [0.01] * 6 + [0.001] * 2)
 
 
 def test_piecewise_per_epoch_when_iter_step_false():
     sched = build_lr({"name": "PiecewiseDecay", "boundaries": [2], "values": [0.1, 0.01], "iter_step": False},
-                     iters_per_epoch=50)
+                     steps_per_epoch=50)
     assert not sched.by_iteration
     np.testing.assert_allclose(lr_trace(sched, 4), [0.1, 0.1, 0.01, 0.01])
 
 
 def test_linear_warmup_then_absolute_piecewise():
     sched = build_lr({"name": "PiecewiseDecay", "boundaries": [3], "values": [0.2, 0.02],
-                      "warmup_epochs": 1, "warmup_start_lr": 0.0}, iters_per_epoch=4)
+                      "warmup_epochs": 1, "warmup_start_lr": 0.0}, steps_per_epoch=4)
     want = [0.0, 0.05, 0.1, 0.15] + [0.2] * 8 + [0.02] * 2  # warmup ramps to 0.2; decay still at epoch 3
     np.testing.assert_allclose(lr_trace(sched, 14), want, atol=1e-12)
 
@@ -118,7 +118,7 @@ def test_linear_warmup_then_absolute_piecewise():
 def test_cosine_with_warmup_closed_form():
     per_epoch, max_epoch, base, warm = 5, 4, 0.4, 1
     sched = build_lr({"name": "CosineAnnealingDecay", "learning_rate": base, "max_epoch": max_epoch,
-                      "warmup_epochs": warm, "warmup_start_lr": 0.01}, iters_per_epoch=per_epoch)
+                      "warmup_epochs": warm, "warmup_start_lr": 0.01}, steps_per_epoch=per_epoch)
     total, w = per_epoch * max_epoch, per_epoch * warm
     cos = lambda s: base * (1 + math.cos(math.pi * min(s, total) / total)) / 2  # noqa: E731 (flat at 0 after)
     want = [0.01 + (cos(w) - 0.01) * s / w if s < w else cos(s) for s in range(total + 2)]
@@ -127,7 +127,7 @@ def test_cosine_with_warmup_closed_form():
 
 def test_optimizer_follows_the_schedule():
     model = tiny_model()
-    sched = build_lr({"name": "PiecewiseDecay", "boundaries": [1], "values": [0.3, 0.03]}, iters_per_epoch=2)
+    sched = build_lr({"name": "PiecewiseDecay", "boundaries": [1], "values": [0.3, 0.03]}, steps_per_epoch=2)
     opt = build_optimizer({"name": "Momentum"}, sched, model.parameters())
     seen = []
     for _ in range(3):

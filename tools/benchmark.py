@@ -16,13 +16,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # before any mode module can import paddle: it snapshots OMP_NUM_THREADS, which importing paddle overwrites
 from paddlevideo_tsm.utils import threads as _threads  # noqa: E402,F401
+from paddlevideo_tsm import cli_args  # noqa: E402
 from paddlevideo_tsm.errors import run_cli  # noqa: E402
 
 MODES = ("loader", "model", "inference", "online", "train_step", "pipelines", "threads", "onednn_profile")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli_args.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="mode", required=True)
     for mode in MODES:
         module = importlib.import_module(f"paddlevideo_tsm.benchmarks.{mode}")

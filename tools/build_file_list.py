@@ -1,43 +1,47 @@
-"""Write train/val list files (and a class-name map) for UCF101, Kinetics or a class-folder tree.
+"""Write train/val list files (and a class-name map) for UCF101, Kinetics, Something-Something V2 or a class-folder tree.
 
     python tools/build_file_list.py ucf101 ROOT --splits_dir ucfTrainTestlist [--split 1] [--format videos|frames] [--out_dir D]
     python tools/build_file_list.py kinetics ROOT --train_csv train.csv [--val_csv validate.csv]
         [--label_map kinetics400_label_list.txt] [--class_dirs] [--format videos|frames] [--out_dir D]
+    python tools/build_file_list.py ssv2 ROOT --labels_json something-something-v2-labels.json
+        --train_json something-something-v2-train.json [--val_json something-something-v2-validation.json]
+        [--format videos|frames] [--out_dir D]
     python tools/build_file_list.py tree ROOT [--val_fraction 0.2] [--seed 0] [--format videos|frames] [--out_dir D]
 
 ROOT holds the videos (--format videos: lines `path label`) or the extracted frame folders
-(--format frames: lines `dir num_frames label`, num_frames counted as consecutive files
-img_00001.jpg.. in the folder; the folder of video a/b.avi is a/b). Paths are relative to ROOT,
-so use ROOT as the dataset's data_prefix. Writes OUT_DIR/{train,val}_{videos,frames}.txt and
+(--format frames: lines `dir num_frames label`, num_frames counted as the files img_00001.jpg..
+in the folder, a folder with a gap counts as missing; the folder of video a/b.avi is a/b, or a/b_avi
+where tools/extract_rawframes.py had to tell a/b.avi from a/b.mp4). Paths are relative to ROOT, so
+use ROOT as the dataset's data_prefix. Writes OUT_DIR/{train,val}_{videos,frames}.txt and
 OUT_DIR/classes.txt (`index name`, 0-based). UCF101 class ids (classInd.txt) are 1-based and
 become 0-based. Kinetics CSV columns: label,youtube_id,time_start,time_end,split; the file
 of a row is `<youtube_id>_<start:06d>_<end:06d>.mp4` (under `<label>/` with --class_dirs).
+Something-Something V2: the labels JSON maps each class template to its index; a train/validation
+entry {"id", "template", ...} names its class by its template with `[something]` brackets (the
+video is `<id>.webm`, its frame folder `<id>`); the left/right class pairs a horizontal flip swaps
+are printed for RandomFlip's flip_label_map.
 Samples missing under ROOT are left out and counted; errors in split files name file:line.
 """
 import argparse
 import csv
+import json
 import os
 import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from paddlevideo_tsm.errors import ToolError, run_cli  # noqa: E402
-
-VIDEO_EXTS = ("avi", "mp4", "mkv", "webm", "mov", "mpeg", "mpg", "flv")
-
+from paddlevideo_tsm.errors import DataError, ToolError, run_cli  # noqa: E402
+from paddlevideo_tsm.media import FRAME_TEMPLATE, VIDEO_EXTS, count_frames, extension  # noqa: E402
 
 
-def count_frames(folder, suffix="img_{:05}.jpg"):
-    """Number of consecutive frame files suffix.format(1), (2), ... in ``folder`` (0 if none)."""
+def frame_count_or_zero(folder, suffix=FRAME_TEMPLATE):
+    """Frames suffix.format(1..n) in ``folder`` (media.count_frames); 0 when it is missing, holds
+    none or has a gap (the dataset would fail on it)."""
     try:
-        names = set(os.listdir(folder))
-    except OSError:
+        return count_frames(folder, suffix)
+    except (OSError, DataError):
         return 0
-    n = 0
-    while suffix.format(n + 1) in names:
-        n += 1
-    return n
 
 
 # --- UCF101 ----------------------------------------------------------------------------------
@@ -131,6 +135,70 @@ def kinetics_splits(args):
     return classes, splits
 
 
+# --- Something-Something V2 -----------------------------------------------------------------
+def read_json(path):
+    """A JSON file -> its value; ToolError naming the file and line when it is not JSON."""
+    with open(path, encoding="utf-8") as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:
+            raise ToolError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+
+
+def read_ssv2_classes(path):
+    """something-something-v2-labels.json ({template: "index"}) -> class names by index (0-based)."""
+    labels = read_json(path)
+    if not isinstance(labels, dict) or not labels:
+        raise ToolError(f"{path}: expected a JSON object of class template -> index")
+    names = {}
+    for name, index in labels.items():
+        if not str(index).isdigit() or int(index) in names:
+            raise ToolError(f"{path}: class {name!r} has index {index!r}; indices must be 0..{len(labels) - 1}, "
+                            f"each once")
+        names[int(index)] = name
+    if sorted(names) != list(range(len(names))):
+        raise ToolError(f"{path}: class indices must be 0..{len(names) - 1} without gaps")
+    return [names[i] for i in range(len(names))]
+
+
+def read_ssv2_split(path, index, labels_path):
+    """-train.json / -validation.json ([{"id", "template", ...}]) -> [(video '<id>.webm', label)]."""
+    entries = read_json(path)
+    if not isinstance(entries, list):
+        raise ToolError(f"{path}: expected a JSON list of videos")
+    samples = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or "id" not in entry or "template" not in entry:
+            raise ToolError(f"{path}: entry {i} lacks 'id' or 'template': {str(entry)[:80]}")
+        name = entry["template"].replace("[", "").replace("]", "")
+        if name not in index:
+            raise ToolError(f"{path}: entry {i} (id {entry['id']}): template {entry['template']!r} "
+                            f"is not a class of {labels_path}")
+        samples.append((f"{entry['id']}.webm", index[name]))
+    return samples
+
+
+def flip_pairs(classes):
+    """{label: label} for the classes a horizontal flip turns into each other ('left' <-> 'right')."""
+    index = {name: i for i, name in enumerate(classes)}
+    pairs = {}
+    for i, name in enumerate(classes):
+        words = name.split()
+        mirrored = " ".join({"left": "right", "right": "left"}.get(w, w) for w in words)
+        if mirrored != name and mirrored in index:
+            pairs[i] = index[mirrored]
+    return pairs
+
+
+def ssv2_splits(args):
+    classes = read_ssv2_classes(_need(args.labels_json))
+    index = {name: i for i, name in enumerate(classes)}
+    splits = {"train": read_ssv2_split(_need(args.train_json), index, args.labels_json)}
+    if args.val_json:
+        splits["val"] = read_ssv2_split(_need(args.val_json), index, args.labels_json)
+    return classes, splits
+
+
 # --- class-folder tree -----------------------------------------------------------------------
 def tree_splits(args):
     """ROOT/class/video (or ROOT/class/frame_dir) -> random train/val split per class."""
@@ -142,7 +210,7 @@ def tree_splits(args):
     for label, cls in enumerate(classes):
         entries = sorted(os.listdir(os.path.join(args.root, cls)))
         if args.format == "videos":
-            items = [f"{cls}/{e}" for e in entries if e.rsplit(".", 1)[-1].lower() in VIDEO_EXTS]
+            items = [f"{cls}/{e}" for e in entries if extension(e) in VIDEO_EXTS]
         else:
             items = [f"{cls}/{e}" for e in entries if os.path.isdir(os.path.join(args.root, cls, e))]
         rng.shuffle(items)
@@ -165,11 +233,14 @@ def list_lines(samples, root, fmt, suffix, tree_frames=False):
             lines.append(f"{video} {label}\n")
         else:
             folder = video if tree_frames else os.path.splitext(video)[0]
-            n = count_frames(os.path.join(root, folder), suffix)
+            found, n = folder, frame_count_or_zero(os.path.join(root, folder), suffix)
+            if n == 0 and not tree_frames and extension(video):
+                found = f"{folder}_{extension(video)}"  # extract_rawframes.py's name on a clash
+                n = frame_count_or_zero(os.path.join(root, found), suffix)
             if n == 0:
                 missing.append(folder)
                 continue
-            lines.append(f"{folder} {n} {label}\n")
+            lines.append(f"{found} {n} {label}\n")
     return lines, missing
 
 
@@ -214,17 +285,20 @@ def _need(path):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    p.add_argument("dataset", choices=("ucf101", "kinetics", "tree"))
+    p.add_argument("dataset", choices=("ucf101", "kinetics", "ssv2", "tree"))
     p.add_argument("root", help="folder of the videos or frame folders (the lists' data_prefix)")
     p.add_argument("--format", choices=("videos", "frames"), default="videos")
     p.add_argument("--out_dir", default=".", help="where the lists and classes.txt go")
-    p.add_argument("--suffix", default="img_{:05}.jpg", help="frame file names (frames format)")
+    p.add_argument("--suffix", default=FRAME_TEMPLATE, help="frame file names (frames format)")
     p.add_argument("--splits_dir", help="UCF101: folder of classInd.txt, trainlist0N.txt, testlist0N.txt")
     p.add_argument("--split", type=int, default=1, choices=(1, 2, 3), help="UCF101 split")
     p.add_argument("--train_csv", help="Kinetics training annotations")
     p.add_argument("--val_csv", help="Kinetics validation annotations")
     p.add_argument("--label_map", help="Kinetics class list (`index name` or `name` per line)")
     p.add_argument("--class_dirs", action="store_true", help="Kinetics videos sit in <label>/ folders")
+    p.add_argument("--labels_json", help="SSv2: something-something-v2-labels.json")
+    p.add_argument("--train_json", help="SSv2: something-something-v2-train.json")
+    p.add_argument("--val_json", help="SSv2: something-something-v2-validation.json")
     p.add_argument("--val_fraction", type=float, default=0.2, help="tree: share of each class for val")
     p.add_argument("--seed", type=int, default=0, help="tree: seed of the train/val split")
     return p.parse_args(argv)
@@ -242,6 +316,10 @@ def run(args):
         if not args.train_csv:
             raise ToolError("kinetics needs --train_csv")
         classes, splits = kinetics_splits(args)
+    elif args.dataset == "ssv2":
+        if not args.labels_json or not args.train_json:
+            raise ToolError("ssv2 needs --labels_json and --train_json")
+        classes, splits = ssv2_splits(args)
     else:
         classes, splits = tree_splits(args)
     report = write_lists(classes, splits, args)
@@ -249,6 +327,8 @@ def run(args):
     for split, (path, written, missing) in report.items():
         extra = f", {len(missing)} missing under {args.root} (first: {missing[0]})" if missing else ""
         print(f"wrote {path} ({written} samples{extra})")
+    if args.dataset == "ssv2":
+        print(f"left/right classes a flip swaps (RandomFlip flip_label_map): {flip_pairs(classes)}")
     return 0
 
 

@@ -4,15 +4,23 @@
         [--short_side 256] [--backend cv2|decord] [--quality 95] [--class_dirs] [--frames_list FILE]
 
 SRC is a folder searched recursively for videos, or with --list a list file `video_path [label]`
-whose paths are relative to SRC. Video SRC/a/b.avi becomes OUT/a/b/img_00001.jpg ... A finished
-folder holds a `.done` file with its frame count and is skipped on the next run, so a run can
-be interrupted and restarted. When labels are known (from --list, or --class_dirs: the first
-folder level under SRC is the class, indexed in sorted order) OUT/frames.txt (`dir num_frames label`,
-dir relative to OUT) is written at the end. Failed videos are listed and make the exit code 1.
+whose paths are relative to SRC. Video SRC/a/b.avi becomes OUT/a/b/img_00001.jpg ... (PaddleVideo's
+layout). Only when two videos would share a folder (a/b.avi and a/b.mp4), or one video's folder
+would hold another's (a.avi and a/b.avi), does each of them get its extension appended instead:
+OUT/a/b_avi/, OUT/a/b_mp4/ (and OUT/a_avi/). Every folder stays inside OUT: a list line whose
+folder would land outside it (an absolute path, ../) stops the run at start with `LIST:LINE: ...`.
+
+The tool writes a `.extract_rawframes` file first into each folder it creates and deletes only what
+it wrote: a folder that exists without that file (and is not empty) is left untouched and its video
+counted as failed. A finished folder holds a `.done` file with its frame count and is skipped on the
+next run, so a run can be interrupted and restarted; the frames of an unfinished one are redone.
+When labels are known (from --list, or --class_dirs: the first folder level under SRC is the class,
+indexed in sorted order) OUT/frames.txt (`dir num_frames label`, dir relative to OUT) is written at
+the end. Failed videos are listed and make the exit code 1.
 """
 import argparse
 import os
-import shutil
+import posixpath
 import sys
 import time
 from multiprocessing import Pool
@@ -22,11 +30,10 @@ import cv2
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from paddlevideo_tsm.errors import ToolError, run_cli  # noqa: E402
+from paddlevideo_tsm.media import FRAME_TEMPLATE, VIDEO_EXTS, extension, frame_pattern  # noqa: E402
 
 DONE_FILE = ".done"
-FRAME_NAME = "img_{:05}.jpg"
-VIDEO_EXTS = ("avi", "mp4", "mkv", "webm", "mov", "mpeg", "mpg", "flv")
-
+OWNER_FILE = ".extract_rawframes"
 
 
 def find_videos(src, exts):
@@ -34,34 +41,53 @@ def find_videos(src, exts):
     found = []
     for dirpath, _, files in os.walk(src):
         for name in files:
-            if name.rsplit(".", 1)[-1].lower() in exts:
+            if extension(name) in exts:
                 found.append(os.path.relpath(os.path.join(dirpath, name), src).replace(os.sep, "/"))
     return sorted(found)
 
 
-def read_video_list(path):
-    """List file `video_path [label]` -> list of (relative path, label or None)."""
-    items = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, raw in enumerate(f, 1):
-            text = raw.strip()
-            if not text or text.startswith("#"):
-                continue
-            parts = text.rsplit(maxsplit=1)
-            if len(parts) == 2 and parts[1].lstrip("-").isdigit():
-                items.append((parts[0], int(parts[1])))
-            elif len(parts) == 2 and "." not in parts[1]:
-                raise ToolError(f"{path}:{lineno}: label {parts[1]!r} is not an integer")
-            else:
-                items.append((text, None))
-    if not items:
-        raise ToolError(f"{path}: list is empty")
-    return items
+def _parents(folder):
+    """Every proper ancestor of a '/'-separated relative path: 'a/b/c' -> {'a', 'a/b'}."""
+    parts = folder.split("/")
+    return {"/".join(parts[:i]) for i in range(1, len(parts))}
 
 
-def frame_dir_for(rel_video):
-    """'a/b.avi' -> 'a/b' (the frame folder, relative to OUT)."""
-    return os.path.splitext(rel_video)[0]
+def plan_folders(videos):
+    """Frame folder (relative to OUT, '/'-separated) of each video path in ``videos``: a/b.avi -> a/b,
+    or a/b_avi when another video would share a/b or a/b holds another video's folder (see the
+    module docstring). ToolError when two videos still end up sharing or nesting folders."""
+    norm = {v: posixpath.normpath(v.replace(os.sep, "/")) for v in videos}
+    stem = {v: posixpath.splitext(n)[0] for v, n in norm.items()}
+    sharing, nested = {}, set()
+    for v in videos:
+        sharing.setdefault(stem[v], set()).add(norm[v])
+        nested |= _parents(stem[v])
+    folders = {}
+    for v in videos:
+        clash = len(sharing[stem[v]]) > 1 or stem[v] in nested
+        ext = extension(norm[v])
+        folders[v] = f"{stem[v]}_{ext}" if clash and ext else stem[v]
+    owners = {}
+    for v, folder in folders.items():
+        owners.setdefault(folder, set()).add(norm[v])
+    holders = {p: f for f in owners for p in _parents(f)}  # an ancestor folder -> a folder inside it
+    for folder, owned in owners.items():
+        if len(owned) > 1:
+            raise ToolError(f"videos {', '.join(sorted(owned))} would share the frame folder {folder}; "
+                            "rename one of them")
+        if folder in holders:
+            inner = holders[folder]
+            raise ToolError(f"the frame folder {folder} of {min(owned)} would hold {inner}, the one of "
+                            f"{min(owners[inner])}; rename one of them")
+    return folders
+
+
+def check_inside(out, folder, where):
+    """ToolError naming ``where`` unless OUT/``folder`` lies strictly inside OUT (symlinks resolved)."""
+    root = os.path.realpath(out)
+    target = os.path.realpath(os.path.join(out, folder))
+    if target == root or os.path.commonpath([root, target]) != root:
+        raise ToolError(f"{where}: its frames would go to {target}, outside the output folder {out}")
 
 
 def is_done(folder):
@@ -71,6 +97,24 @@ def is_done(folder):
             return int(f.read().strip())
     except (OSError, ValueError):
         return None
+
+
+def claim_folder(folder, video):
+    """Make ``folder`` ready for the frames of ``video``: create it, or clear the frames an earlier
+    run of this tool left in it; OSError (nothing touched) when it exists and is not the tool's."""
+    if os.path.isdir(folder):
+        names = os.listdir(folder)
+        if names and OWNER_FILE not in names:
+            raise OSError(f"{folder} exists and was not made by extract_rawframes.py (no {OWNER_FILE} "
+                          "in it): left untouched; move it away to extract this video")
+        frame_name = frame_pattern(FRAME_TEMPLATE)
+        for name in names:
+            if name == DONE_FILE or frame_name.match(name):
+                os.remove(os.path.join(folder, name))
+    else:
+        os.makedirs(folder)
+    with open(os.path.join(folder, OWNER_FILE), "w", encoding="utf-8") as f:
+        f.write(f"frames of {video}, written by tools/extract_rawframes.py\n")
 
 
 def _resize(frame, short_side):
@@ -116,13 +160,11 @@ def extract_one(job):
             raise OSError("video file not found")
         if os.path.getsize(video) == 0:
             raise OSError("video file is empty (zero bytes)")
-        if os.path.isdir(folder):  # a half-finished earlier run
-            shutil.rmtree(folder)
-        os.makedirs(folder)
+        claim_folder(folder, video)
         count = 0
         for frame in _bgr_frames(video, backend):
             count += 1
-            name = os.path.join(folder, FRAME_NAME.format(count))
+            name = os.path.join(folder, FRAME_TEMPLATE.format(count))
             if not cv2.imwrite(name, _resize(frame, short_side), [cv2.IMWRITE_JPEG_QUALITY, quality]):
                 raise OSError(f"cannot write {name}")
         if count == 0:
@@ -165,34 +207,47 @@ def parse_args(argv=None):
 
 
 def run(args):
-    """Extract all videos; return the list of (frame dir relative to OUT, frame count, label) written."""
+    """Extract all videos; return (rows (frame dir relative to OUT, frame count, label) written, failures)."""
     if not os.path.isdir(args.src):
         raise ToolError(f"{args.src}: source folder not found")
     if args.list:
-        if not os.path.isfile(args.list):
-            raise ToolError(f"{args.list}: list file not found")
-        items = read_video_list(args.list)
+        from paddlevideo_tsm.loader.datasets.list_file import read_list  # imports paddle: only when needed
+
+        # (video path relative to SRC, label or None, where an error about it points)
+        items = [(e.path, e.label, f"{args.list}:{e.line}")
+                 for e in read_list(args.list, "video", label_optional=True)]
     else:
-        items = [(rel, None) for rel in find_videos(args.src, {e.strip().lower() for e in args.ext.split(",")})]
+        exts = {e.strip().lower().lstrip(".") for e in args.ext.split(",")}
+        items = [(rel, None, os.path.join(args.src, rel)) for rel in find_videos(args.src, exts)]
         if not items:
             raise ToolError(f"{args.src}: no videos with extension {args.ext}")
     if args.class_dirs:
-        classes = sorted({rel.split("/")[0] for rel, _ in items if "/" in rel})
+        classes = sorted({rel.split("/")[0] for rel, _, _ in items if "/" in rel})
         index = {c: i for i, c in enumerate(classes)}
-        items = [(rel, index.get(rel.split("/")[0]) if "/" in rel else None) for rel, _ in items]
-    jobs = [(os.path.join(args.src, rel), os.path.join(args.out, frame_dir_for(rel)),
-             args.short_side, args.backend, args.quality) for rel, _ in items]
+        items = [(rel, index.get(rel.split("/")[0]) if "/" in rel else None, where) for rel, _, where in items]
+    folders = plan_folders([rel for rel, _, _ in items])
+    for rel, _, where in items:
+        check_inside(args.out, folders[rel], where)
+    jobs = {}  # one job per folder: a video listed twice is extracted once
+    for rel, _, _ in items:
+        folder = os.path.join(args.out, folders[rel])
+        jobs.setdefault(folder, (os.path.join(args.src, rel), folder, args.short_side, args.backend, args.quality))
     os.makedirs(args.out, exist_ok=True)
     results, failures, start = {}, [], time.time()
-    with Pool(max(1, args.workers)) as pool:
-        for n, (folder, count, error) in enumerate(pool.imap_unordered(extract_one, jobs), 1):
+    pool = Pool(max(1, args.workers))
+    try:
+        for n, (folder, count, error) in enumerate(pool.imap_unordered(extract_one, jobs.values()), 1):
             results[folder] = count
             if error:
                 failures.append(error)
             if not args.quiet:
                 progress(n, len(jobs), len(failures), start)
-    rows = [(frame_dir_for(rel), results[job[1]], label)
-            for (rel, label), job in zip(items, jobs) if results[job[1]] > 0]
+        pool.close()  # let the workers exit on their own: paddle (imported with the list reader)
+        pool.join()  # prints a fatal-error report in a worker that is terminated
+    finally:
+        pool.terminate()
+    rows = [(folders[rel], results[os.path.join(args.out, folders[rel])], label) for rel, label, _ in items]
+    rows = [row for row in rows if row[1] > 0]
     if rows and all(label is not None for _, _, label in rows):
         list_path = args.frames_list or os.path.join(args.out, "frames.txt")
         with open(list_path, "w", encoding="utf-8") as f:

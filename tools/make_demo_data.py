@@ -4,7 +4,8 @@
         [--val_per_class 20] [--test_per_class 20] [--frames 16] [--size 80] [--workers N] [--force]
 
 Idempotent: a complete output made with the same parameters is left alone (exit 0 at once);
-one made with other parameters is only replaced with --force.
+one made with other parameters is only replaced with --force, and so is a non-empty folder the
+tool did not make. Only the generator's own files are ever deleted or overwritten.
 """
 import argparse
 import os
@@ -26,7 +27,8 @@ def parse_args(argv=None):
     p.add_argument("--frames", type=int, default=16, help="frames per clip (>= 2)")
     p.add_argument("--size", type=int, default=80, help="frame side in pixels (>= 16)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all CPUs)")
-    p.add_argument("--force", action="store_true", help="regenerate even if a complete output exists")
+    p.add_argument("--force", action="store_true",
+                   help="regenerate over a complete output, or write into a non-empty folder the tool did not make")
     return p.parse_args(argv)
 
 
@@ -59,7 +61,8 @@ def run(args):
         raise ToolError(f"{marker} records {described}, not the requested {_describe(wanted)}; "
                         "pass --force to regenerate")
     try:
-        done = demo_data.generate(args.out, args.seed, per_split, args.frames, args.size, args.workers)
+        done = demo_data.generate(args.out, args.seed, per_split, args.frames, args.size, args.workers,
+                                  force=args.force)
     except OSError as e:
         raise ToolError(f"{args.out}: cannot write the demo data ({e})") from None
     total = sum(per_split.values()) * len(demo_data.CLASS_NAMES)

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from .. import cli_args
 from .model_configs import add_backbone_arg, model_section
 
 SHARED_VIDEOS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -25,31 +26,33 @@ ENGINES = ("dynamic", "paddle_onednn", "paddle_plain", "onnxruntime")
 
 def add_arguments(parser):
     a = parser.add_argument
-    a("-c", "--config", default=None, help="model config (else a ResNet TSM from --depth/--size/--num_seg)")
-    a("-o", "--override", action="append", default=[], help="config override KEY=VALUE")
+    cli_args.add_config_args(parser, required=False)  # without -c: a --backbone TSM from --depth/--size/--num_seg
+    from .model import DEPTHS
+
+    positive = cli_args.int_at_least(1)
     a("--weights", default=None, help=".pdparams to load (default: random init)")
     add_backbone_arg(parser)
-    a("--depth", type=int, default=50)
-    a("--size", type=int, default=224, help="input height = width")
-    a("--num_seg", type=int, default=8)
-    a("--base_channels", type=int, default=64, help="ResNet width (64 = standard)")
-    a("--num_classes", type=int, default=400)
+    a("--depth", type=int, choices=DEPTHS, default=50)
+    a("--size", type=positive, default=224, help="input height = width")
+    a("--num_seg", type=positive, default=8)
+    a("--base_channels", type=positive, default=64, help="ResNet width (64 = standard)")
+    a("--num_classes", type=positive, default=400)
     a("--shift_impl", default=None, help="MODEL.backbone.shift_impl to export (default: the config's)")
-    a("--batches", default="1,8", help="comma list of clips per run")
-    a("--threads", default=None, help="comma list of CPU thread counts (default: 1 and all cores)")
-    a("--engines", default=",".join(ENGINES), help=f"comma list of {', '.join(ENGINES)}")
-    a("--repeat", type=int, default=3, help="timed runs per cell (median reported)")
-    a("--warmup", type=int, default=1, help="untimed runs first")
+    a("--batches", type=cli_args.comma_list(positive), default="1,8", help="comma list of clips per run")
+    a("--threads", type=cli_args.comma_list(positive), default=None,
+      help="comma list of CPU thread counts (default: 1 and all cores)")
+    a("--engines", type=cli_args.comma_list(choices=ENGINES), default=",".join(ENGINES),
+      help=f"comma list of {', '.join(ENGINES)}")
+    a("--repeat", type=positive, default=3, help="timed runs per cell (median reported)")
+    a("--warmup", type=cli_args.int_at_least(0), default=1, help="untimed runs first")
     a("--videos", default=SHARED_VIDEOS, help="folder of videos for the preprocessing timing ('' = skip)")
     a("--json", default=None, help="also write the results to this JSON file")
 
 
 def synthetic_config(depth, size, num_seg, base_channels=64, num_classes=400, backbone="ResNetTSM"):
     """A TSM config like configs/tsm_k400_videos.yaml (Scale 256/224-ratio + CenterCrop test pipeline)."""
-    from ..utils.config import _to_attr
-
     scale = int(round(size * 256 / 224))
-    return _to_attr({
+    return {
         "model_name": f"{backbone}_{depth}_{num_seg}x{size}",
         "MODEL": model_section(backbone, depth, num_seg, num_classes=num_classes, base_channels=base_channels,
                                pretrained=None),
@@ -61,7 +64,7 @@ def synthetic_config(depth, size, num_seg, base_channels=64, num_classes=400, ba
                           {"Image2Array": None},
                           {"Normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}]}},
         "INFERENCE": {"num_seg": num_seg, "target_size": size},
-    })
+    }
 
 
 def median_seconds(fn, repeat, warmup):
@@ -106,12 +109,13 @@ def _engine_runner(engine, cfg, files, threads, data_format):
         set_cpu_threads(threads)
         pred = PaddlePredictor(files["model_file"], files["params_file"], cpu_threads=threads,
                                enable_mkldnn=(engine == "paddle_onednn"), data_format=data_format)
-        return pred.run
+        return lambda x: pred.run([x])[0]
     if engine == "onnxruntime":
         if not files.get("onnx_file"):
             return None
         from ..inference.onnx import OnnxRuntimePredictor
-        return OnnxRuntimePredictor(files["onnx_file"], cpu_threads=threads).run
+        pred = OnnxRuntimePredictor(files["onnx_file"], cpu_threads=threads)
+        return lambda x: pred.run([x])[0]
     raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
 
 
@@ -169,7 +173,7 @@ def _table(results, threads_list, batches):
 
 
 def run(args):
-    from ..utils.config import get_config
+    from ..config import get_config
     from ..utils.threads import available_cores
 
     if args.config:
@@ -179,10 +183,9 @@ def run(args):
                                args.backbone)
     if args.shift_impl:
         cfg["MODEL"]["backbone"]["shift_impl"] = args.shift_impl
-    batches = [int(b) for b in str(args.batches).split(",") if b]
+    batches, engines = args.batches, args.engines
     cores = available_cores()
-    threads_list = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, cores})
-    engines = [e for e in args.engines.split(",") if e]
+    threads_list = args.threads or sorted({1, cores})
     with tempfile.TemporaryDirectory() as tmp:
         prepared = {b: _prepare(cfg, args.weights, os.path.join(tmp, f"b{b}"), b) for b in batches}
         files, (num_seg, size, data_format) = prepared[batches[0]]

@@ -17,6 +17,8 @@ import time
 import cv2
 import numpy as np
 
+from ..media import FRAME_TEMPLATE, VIDEO_EXTS, extension
+
 SHARED_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                            os.pardir, "shared", "data")
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
@@ -73,7 +75,7 @@ def make_synthetic(root, n_videos, n_frames):
         for t in range(n_frames):
             frame = synthetic_frame(t, k)
             writer.write(frame)
-            cv2.imwrite(os.path.join(folder, f"img_{t + 1:05}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            cv2.imwrite(os.path.join(folder, FRAME_TEMPLATE.format(t + 1)), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
         writer.release()
     return vdir, fdir, n_frames
 
@@ -101,7 +103,7 @@ def sources(args, tmp):
         if not os.path.isdir(vdir):
             print(f"shared data not found at {args.shared_data}: skipping source 'shared'")
         else:
-            videos = sorted(v for v in os.listdir(vdir) if v.endswith((".avi", ".mp4")))
+            videos = sorted(v for v in os.listdir(vdir) if extension(v) in VIDEO_EXTS)
             n_img = len([f for f in os.listdir(os.path.join(fdir, "img_sample")) if f.endswith(".jpg")])
             if "videos" in formats:
                 out[("shared", "videos")] = (_list_file(tmp, "videos", [(v, 0) for v in videos], need), vdir)

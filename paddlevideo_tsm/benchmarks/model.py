@@ -14,25 +14,32 @@ import statistics
 import tempfile
 import time
 
+from .. import cli_args
 from .model_configs import add_backbone_arg, describe, model_section
 
 PATHS = ("eval", "train", "infer", "onnx")
+DEPTHS = (18, 34, 50, 101, 152)
 
 
 def add_arguments(parser):
+    from ..modeling.ops.temporal_shift import IMPLS
+
+    positive = cli_args.int_at_least(1)
     add_backbone_arg(parser)
-    parser.add_argument("--depth", type=int, default=50, help="ResNet depth (18, 34, 50, 101, 152)")
-    parser.add_argument("--size", type=int, default=224, help="input height = width in pixels")
-    parser.add_argument("--num_seg", type=int, default=8, help="frames per clip (T)")
-    parser.add_argument("--batch", type=int, default=1, help="clips per batch (N)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU math threads")
-    parser.add_argument("--impls", default="op,block,frames,pieces", help="comma list of shift_impl values")
+    parser.add_argument("--depth", type=int, choices=DEPTHS, default=50, help="ResNet depth")
+    parser.add_argument("--size", type=positive, default=224, help="input height = width in pixels")
+    parser.add_argument("--num_seg", type=positive, default=8, help="frames per clip (T)")
+    parser.add_argument("--batch", type=positive, default=1, help="clips per batch (N)")
+    parser.add_argument("--threads", type=positive, default=2, help="CPU math threads")
+    parser.add_argument("--impls", type=cli_args.comma_list(choices=IMPLS), default="op,block,frames,pieces",
+                        help="comma list of shift_impl values")
     parser.add_argument("--dynamic_batch", action="store_true",
                         help="export with a dynamic batch (-1) instead of a fixed one (--batch)")
-    parser.add_argument("--paths", default=",".join(PATHS), help=f"comma list of {', '.join(PATHS)}")
-    parser.add_argument("--repeat", type=int, default=5, help="timed repeats (median reported)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed runs first")
-    parser.add_argument("--num_classes", type=int, default=400)
+    parser.add_argument("--paths", type=cli_args.comma_list(choices=PATHS), default=",".join(PATHS),
+                        help=f"comma list of {', '.join(PATHS)}")
+    parser.add_argument("--repeat", type=positive, default=5, help="timed repeats (median reported)")
+    parser.add_argument("--warmup", type=cli_args.int_at_least(0), default=1, help="untimed runs first")
+    parser.add_argument("--num_classes", type=positive, default=400)
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
 
 
@@ -93,7 +100,8 @@ def variant_dir(tmp, name):
     return os.path.join(tmp, name.replace("[", "_").replace("]", ""))
 
 
-def _export(model, out_dir, shape, dynamic_batch):
+def export_variant(model, out_dir, shape, dynamic_batch):
+    """Export ``model`` for clips ``shape`` (batch fixed, or -1) -> (model file, params file)."""
     from ..inference.export import export_model
     model.eval()
     files = export_model(model, out_dir, "model", [-1 if dynamic_batch else shape[0]] + shape[1:],
@@ -105,7 +113,7 @@ def _paddle_infer_fn(model_file, params_file, x, threads):
     """The project's own Paddle Inference predictor (oneDNN), as tools/predict.py runs it."""
     from ..inference.predictor import PaddlePredictor
     pred = PaddlePredictor(model_file, params_file, cpu_threads=threads, enable_mkldnn=True)
-    return lambda: pred.run(x)
+    return lambda: pred.run([x])
 
 
 def _onnx_fn(model_file, params_file, x, threads, out_dir):
@@ -114,7 +122,7 @@ def _onnx_fn(model_file, params_file, x, threads, out_dir):
     onnx_file = os.path.join(out_dir, "model.onnx")
     convert_to_onnx(model_file, params_file, onnx_file)
     pred = OnnxRuntimePredictor(onnx_file, cpu_threads=threads)
-    return lambda: pred.run(x)
+    return lambda: pred.run([x])
 
 
 def _onnx_missing():
@@ -134,21 +142,8 @@ def run(args):
     from paddle.base import core
 
     from ..modeling import build_model
-    from ..modeling.ops.temporal_shift import IMPLS
 
-    impls = [s.strip() for s in args.impls.split(",") if s.strip()]
-    paths = [s.strip() for s in args.paths.split(",") if s.strip()]
-    for impl in impls:
-        if impl not in IMPLS:
-            raise SystemExit(f"--impls: unknown shift_impl {impl!r}; known: {', '.join(IMPLS)}")
-    for key in ("size", "num_seg", "batch", "threads", "repeat", "num_classes"):
-        if getattr(args, key) < 1:
-            raise SystemExit(f"--{key}: must be a positive int, got {getattr(args, key)}")
-    if args.depth not in (18, 34, 50, 101, 152):
-        raise SystemExit(f"--depth: must be one of 18, 34, 50, 101, 152, got {args.depth}")
-    for path in paths:
-        if path not in PATHS:
-            raise SystemExit(f"--paths: unknown path {path!r}; known: {', '.join(PATHS)}")
+    impls, paths = args.impls, args.paths
     # Paddle 3.3.1 has no paddle.set_num_threads; the core setter drives the CPU math library
     core.set_num_threads(args.threads)
     print(f"threads: {args.threads} (paddle.base.core.set_num_threads; predictor: "
@@ -187,7 +182,7 @@ def run(args):
                     fns[name] = _train_fn(model, x, labels)
                 else:
                     out_dir = variant_dir(tmp, name)
-                    model_file, params_file = _export(model, out_dir, shape, args.dynamic_batch)
+                    model_file, params_file = export_variant(model, out_dir, shape, args.dynamic_batch)
                     if path == "infer":
                         fns[name] = _paddle_infer_fn(model_file, params_file, x_np, args.threads)
                     else:

@@ -15,6 +15,7 @@ import sys
 import tempfile
 from collections import defaultdict
 
+from .. import cli_args
 from .model_configs import add_backbone_arg
 
 _CHILD = r"""
@@ -27,20 +28,25 @@ x = np.random.default_rng(0).standard_normal(shape).astype("float32")
 for i in range(runs):
     print("@@RUN", i, flush=True)
     start = time.perf_counter()
-    pred.run(x)
+    pred.run([x])
     print("@@WALL", time.perf_counter() - start, flush=True)
 """
 
 
 def add_arguments(parser):
+    from ..modeling.ops.temporal_shift import IMPLS
+    from .model import DEPTHS
+
+    positive = cli_args.int_at_least(1)
     add_backbone_arg(parser)
-    parser.add_argument("--depth", type=int, default=50)
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--num_seg", type=int, default=8)
-    parser.add_argument("--batch", type=int, default=1, help="fixed export batch (clips)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--impls", default="frames", help="comma list of shift_impl values for TSM")
-    parser.add_argument("--runs", type=int, default=3, help="predictor runs; the last one is summed")
+    parser.add_argument("--depth", type=int, choices=DEPTHS, default=50)
+    parser.add_argument("--size", type=positive, default=224)
+    parser.add_argument("--num_seg", type=positive, default=8)
+    parser.add_argument("--batch", type=positive, default=1, help="fixed export batch (clips)")
+    parser.add_argument("--threads", type=positive, default=2)
+    parser.add_argument("--impls", type=cli_args.comma_list(choices=IMPLS), default="frames",
+                        help="comma list of shift_impl values for TSM")
+    parser.add_argument("--runs", type=positive, default=3, help="predictor runs; the last one is summed")
     parser.add_argument("--json", default=None, help="also write the table to this JSON file")
 
 
@@ -80,16 +86,16 @@ def run(args):
     import paddle
 
     from ..modeling import build_model
-    from .model import _export, variant_dir, variants
+    from .model import export_variant, variant_dir, variants
     from .model_configs import describe, model_section
 
     shape = [args.batch, args.num_seg, 3, args.size, args.size]
     table = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (shift_div, impl) in variants([i for i in args.impls.split(",") if i]).items():
+        for name, (shift_div, impl) in variants(args.impls).items():
             paddle.seed(0)
             model = build_model(model_section(args.backbone, args.depth, args.num_seg, shift_div, impl))
-            model_file, params_file = _export(model, variant_dir(tmp, name), shape, dynamic_batch=False)
+            model_file, params_file = export_variant(model, variant_dir(tmp, name), shape, dynamic_batch=False)
             table[name] = _profile(model_file, params_file, shape, args.threads, args.runs)
     kinds = sorted({k for prims, _ in table.values() for k in prims},
                    key=lambda k: -max(p.get(k, (0, 0.0))[1] for p, _ in table.values()))

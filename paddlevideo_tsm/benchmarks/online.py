@@ -1,6 +1,6 @@
 """Online TSM per-frame latency: the exported per-frame model (caches fed back) vs its TSN twin.
 
-Both run through Paddle Inference (oneDNN unless --no_mkldnn) one frame at a time with random
+Both run through Paddle Inference (oneDNN unless --enable_mkldnn False) one frame at a time with random
 input, alternating frame by frame so machine load hits them alike; median and p95 over --frames.
 The TSN twin (shift_div 0: no shift, no caches) is the floor: the difference is the cost of the
 cache slicing/concat. Example: python tools/benchmark.py online --depth 50 --size 224
@@ -12,18 +12,22 @@ import time
 
 import numpy as np
 
+from .. import cli_args
 from .model_configs import add_backbone_arg, describe, model_section
 
 
 def add_arguments(parser):
+    from .model import DEPTHS
+
+    positive = cli_args.int_at_least(1)
     add_backbone_arg(parser)
-    parser.add_argument("--depth", type=int, default=50, help="ResNet depth (18, 34, 50, 101, 152)")
-    parser.add_argument("--size", type=int, default=224, help="frame height = width in pixels")
-    parser.add_argument("--threads", type=int, default=None, help="CPU math threads (default: all)")
-    parser.add_argument("--frames", type=int, default=50, help="timed frames per model")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed frames first")
-    parser.add_argument("--no_mkldnn", action="store_true", help="run without oneDNN")
-    parser.add_argument("--num_classes", type=int, default=400)
+    parser.add_argument("--depth", type=int, choices=DEPTHS, default=50, help="ResNet depth")
+    parser.add_argument("--size", type=positive, default=224, help="frame height = width in pixels")
+    parser.add_argument("--threads", type=positive, default=None, help="CPU math threads (default: all)")
+    parser.add_argument("--frames", type=positive, default=50, help="timed frames per model")
+    parser.add_argument("--warmup", type=cli_args.int_at_least(0), default=5, help="untimed frames first")
+    cli_args.add_mkldnn_arg(parser)
+    parser.add_argument("--num_classes", type=positive, default=400)
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
 
 
@@ -40,13 +44,14 @@ def _summary(seconds):
 def run(args):
     from ..online import export_online
     from ..online.predictor import OnlinePredictor
-    threads = args.threads or os.cpu_count()
+    from ..utils.threads import available_cores
+    threads = args.threads or available_cores()
     predictors = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, shift_div in (("online_tsm", None), ("tsn_frame", 0)):
             cfg = _cfg(args.backbone, args.depth, args.size, shift_div, args.num_classes)
             meta = export_online(cfg, None, tmp, name)
-            predictors[name] = OnlinePredictor(meta["model_file"], meta["params_file"], threads, not args.no_mkldnn)
+            predictors[name] = OnlinePredictor(meta["model_file"], meta["params_file"], threads, args.enable_mkldnn)
     rng = np.random.default_rng(0)
     times = {name: [] for name in predictors}
     for i in range(args.warmup + args.frames):
@@ -57,7 +62,7 @@ def run(args):
             if i >= args.warmup:
                 times[name].append(time.perf_counter() - start)
     result = {"backbone": args.backbone, "depth": args.depth, "size": args.size, "threads": threads,
-              "mkldnn": not args.no_mkldnn,
+              "mkldnn": args.enable_mkldnn,
               "frames": args.frames, "load_avg_1min": os.getloadavg()[0]}
     for name, ts in times.items():
         result[name] = _summary(ts)
@@ -66,7 +71,7 @@ def run(args):
               f"p95 {result[name]['p95_ms']:.1f} ms per frame")
     ratio = result["online_tsm"]["median_ms"] / result["tsn_frame"]["median_ms"]
     result["ratio_online_over_tsn"] = ratio
-    print(f"online TSM / TSN per frame: {ratio:.3f} ({threads} threads, oneDNN {'off' if args.no_mkldnn else 'on'}, "
+    print(f"online TSM / TSN per frame: {ratio:.3f} ({threads} threads, oneDNN {'on' if args.enable_mkldnn else 'off'}, "
           f"load average {result['load_avg_1min']:.1f})")
     if args.json:
         with open(args.json, "w") as f:

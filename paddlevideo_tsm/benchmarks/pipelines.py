@@ -14,6 +14,8 @@ from collections import defaultdict
 import cv2
 import numpy as np
 
+from ..media import FRAME_TEMPLATE
+
 SHARED_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                            os.pardir, "shared", "data")
 NORM = {"Normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}
@@ -53,7 +55,7 @@ def extract_frames(video, folder):
         if not ok:
             return n
         n += 1
-        cv2.imwrite(os.path.join(folder, f"img_{n:05}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        cv2.imwrite(os.path.join(folder, FRAME_TEMPLATE.format(n)), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
 
 
 def bench(pipe, items, seconds):

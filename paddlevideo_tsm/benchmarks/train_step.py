@@ -53,7 +53,7 @@ def run(args):
     times, cpu = [], []
     for i in range(args.steps + 1):
         t, c = time.perf_counter(), time.process_time()
-        out = train_one_step(model, model, optimizer, [imgs, labels], amp)
+        out = train_one_step(model.train_step, optimizer, [imgs, labels], amp)
         out["loss"].item()
         times.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)

@@ -4,52 +4,12 @@ import os
 
 import paddle
 
-from ..errors import ConfigError
-from ..utils.logger import get_logger
 from ..errors import InferenceError
+from ..utils.logger import get_logger
+from .settings import inference_settings, input_shape
 
 FORMATS = ("pdmodel", "json")
 INPUT_NAME = "data_batch_0"
-
-
-def _center_crop_size(cfg):
-    """target_size of the test pipeline's CenterCrop/ThreeCrop/TenCrop, or None."""
-    transforms = ((cfg.get("PIPELINE") or {}).get("test") or {}).get("transform") or []
-    for entry in transforms:
-        if isinstance(entry, dict) and len(entry) == 1:
-            (name, kwargs), = entry.items()
-            if name in ("CenterCrop", "ThreeCrop", "TenCrop") and isinstance(kwargs, dict):
-                return kwargs.get("target_size")
-    return None
-
-
-def inference_settings(cfg, num_seg=None, img_size=None):
-    """(num_seg, img_size, data_format) for export/inference: arguments, else INFERENCE, else model/pipeline."""
-    infer = cfg.get("INFERENCE") or {}
-    backbone = cfg["MODEL"]["backbone"]
-    num_seg = num_seg or infer.get("num_seg") or backbone.get("num_seg")
-    img_size = img_size or infer.get("target_size") or _center_crop_size(cfg)
-    path = cfg.get("_path", "<config>")
-    if not isinstance(num_seg, int) or num_seg < 1:
-        raise ConfigError(f"{path}: INFERENCE.num_seg (or MODEL.backbone.num_seg) must be a positive int, got {num_seg!r}")
-    if isinstance(img_size, (list, tuple)):
-        if len(img_size) != 2 or img_size[0] != img_size[1]:
-            raise ConfigError(f"{path}: INFERENCE.target_size must be one int (square input), got {img_size!r}")
-        img_size = img_size[0]
-    if not isinstance(img_size, int) or img_size < 1:
-        raise ConfigError(f"{path}: INFERENCE.target_size (or the test CenterCrop target_size) "
-                          f"must be a positive int, got {img_size!r}")
-    data_format = backbone.get("data_format", "NCHW")
-    if data_format not in ("NCHW", "NHWC"):
-        raise ConfigError(f"{path}: MODEL.backbone.data_format must be NCHW or NHWC, got {data_format!r}")
-    return num_seg, img_size, data_format
-
-
-def input_shape(num_seg, img_size, data_format="NCHW", batch_size=-1):
-    """[B, T, 3, S, S] (NCHW) or [B, T, S, S, 3] (NHWC); B = -1 for a dynamic batch."""
-    if data_format == "NHWC":
-        return [batch_size, num_seg, img_size, img_size, 3]
-    return [batch_size, num_seg, 3, img_size, img_size]
 
 
 def build_export_model(cfg, weights=None, num_seg=None):

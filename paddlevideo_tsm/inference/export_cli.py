@@ -1,22 +1,22 @@
 """``tools/export_model.py``: a config + weights -> NAME.pdmodel/.json + NAME.pdiparams (+ optional .onnx)."""
-import argparse
 import os
 import sys
 
+from .. import cli_args
 from ..errors import InferenceError, run_cli
 
 
 def add_arguments(parser):
-    """The exporter's command line options (PaddleVideo names)."""
+    """The exporter's command line options (PaddleVideo names: -o is the output folder, and an
+    -o KEY=VALUE is taken as --override KEY=VALUE)."""
     a = parser.add_argument
-    a("-c", "--config", required=True, help="the model's YAML config")
+    cli_args.add_config_args(parser, short_override=False)
     a("-p", "--pretrained_params", dest="weights", default=None,
       help="trained .pdparams (strictly loaded); without it a random init is exported")
     a("-o", "--output_path", dest="out_dir", required=True, help="output folder")
-    a("--override", action="append", default=[], help="config override KEY=VALUE (repeatable)")
-    a("--num_seg", type=int, default=None, help="frames per clip (default INFERENCE.num_seg)")
-    a("--img_size", type=int, default=None, help="input size (default INFERENCE.target_size)")
-    a("--batch_size", type=int, default=1,
+    a("--num_seg", type=cli_args.int_at_least(1), default=None, help="frames per clip (default INFERENCE.num_seg)")
+    a("--img_size", type=cli_args.int_at_least(1), default=None, help="input size (default INFERENCE.target_size)")
+    a("--batch_size", type=cli_args.int_at_least(1, -1), default=1,
       help="clips per run, fixed (default 1: the fastest CPU shift); -1 = dynamic batch")
     a("--save_name", default=None, help="file name stem (default model_name)")
     a("--format", choices=("pdmodel", "json"), default="pdmodel", help="old-IR .pdmodel or PIR .json")
@@ -39,18 +39,9 @@ def _split_overrides(argv):
     return out
 
 
-def _online_files(meta, out_dir, save_name):
-    """The files export_online wrote (its metadata names model and params; the .online.json sits beside)."""
-    if isinstance(meta, (list, tuple)):
-        return list(meta)
-    meta = meta or {}
-    files = [meta.get("model_file"), meta.get("params_file"), os.path.join(out_dir, save_name + ".online.json")]
-    return [f for f in files if f and os.path.isfile(f)]
-
-
 def run(args):
     """Export per ``args``; prints the files and the input shape; returns the exit code."""
-    from ..utils.config import get_config
+    from ..config import get_config
     from .export import export_from_config
     from .model_file import params_file_for
 
@@ -61,18 +52,16 @@ def run(args):
         raise InferenceError("--onnx: paddle2onnx cannot convert NHWC convolutions; export with "
                              "-o MODEL.backbone.data_format=NCHW (the same weights load)")
     if args.online:
-        try:
-            from ..online import export_online
-        except ImportError as exc:
-            raise InferenceError(f"--online needs paddlevideo_tsm.online.export_online, which is not "
-                                 f"available ({exc})") from None
+        from ..online.export import META_SUFFIX, export_online
+
         try:
             meta = export_online(cfg, args.weights, args.out_dir, save_name, args.format, size=args.img_size)
-        except ValueError as exc:
+        except ValueError as exc:  # a model the online runtime cannot step (e.g. another backbone)
             raise InferenceError(f"--online: {exc}") from None
-        written, shape = _online_files(meta, args.out_dir, save_name), None
-        for name, in_shape in (meta or {}).get("inputs", [])[:1]:
-            print(f"online input {name}: {list(in_shape)} (+ {len(meta['inputs']) - 1} shift caches)")
+        written, shape = [meta["model_file"], meta["params_file"],
+                          os.path.join(args.out_dir, save_name + META_SUFFIX)], None
+        (name, in_shape), caches = meta["inputs"][0], len(meta["inputs"]) - 1
+        print(f"online input {name}: {list(in_shape)} (+ {caches} shift caches)")
     else:
         written, shape = export_from_config(cfg, args.weights, args.out_dir, save_name, args.num_seg,
                                             args.img_size, args.batch_size, args.format)
@@ -111,6 +100,6 @@ def shift_message(backbone, fixed_batch):
 
 
 def main(argv=None):
-    parser = add_arguments(argparse.ArgumentParser(description=__doc__))
+    parser = add_arguments(cli_args.ArgumentParser(description=__doc__))
     argv = sys.argv[1:] if argv is None else argv
     return run_cli(run, parser.parse_args(_split_overrides(argv)))

@@ -2,8 +2,8 @@
 import os
 from typing import NamedTuple, Optional
 
-VIDEO_EXTS = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".flv", ".m4v", ".mpg", ".mpeg", ".wmv", ".3gp")
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+from ..media import VIDEO_EXTS, extension, is_frame_folder, kind_of_path
+
 LIST_EXTS = (".txt", ".list")
 
 
@@ -16,49 +16,33 @@ class InputItem(NamedTuple):
     error: Optional[str] = None
 
 
-def is_frame_folder(path):
-    """True when ``path`` is a directory holding at least one image file."""
-    return os.path.isdir(path) and any(n.lower().endswith(IMAGE_EXTS) for n in os.listdir(path))
-
-
 def classify_path(given, path=None):
     """One path -> InputItem (kind from what is on disk; error when it is missing)."""
     path = path or given
+    kind = kind_of_path(path)
+    if kind is not None:
+        return InputItem(given, path, kind)
     if os.path.isdir(path):
-        if is_frame_folder(path):
-            return InputItem(given, path, "frame")
         return InputItem(given, path, None, "folder holds no frame images")
-    if os.path.isfile(path):
-        return InputItem(given, path, "video")
     return InputItem(given, path, None, "input file not found")
 
 
 def _read_list(list_path):
-    """Paths of a list file, one per line ('#' comments and blanks skipped).
+    """The inputs of a list file: one path per line, or PaddleVideo list lines ('path label',
+    'dir frames label'); relative paths that do not exist from the working directory are taken
+    relative to the list's folder."""
+    from ..loader.datasets.list_file import line_path, list_lines
 
-    A PaddleVideo list line ('path label' or 'dir frames label') gives its path; relative paths
-    that do not exist from the working directory are taken relative to the list's folder.
-    """
     base = os.path.dirname(os.path.abspath(list_path))
     items = []
-    with open(list_path, encoding="utf-8") as f:
-        for raw in f:
-            text = raw.strip()
-            if not text or text.startswith("#"):
-                continue
-            given = text
-            if not os.path.exists(text):
-                # numeric fields on the right are a list file's labels / frame counts
-                fields = text.split()
-                while len(fields) > 1 and fields[-1].lstrip("-").isdigit():
-                    fields.pop()
-                given = " ".join(fields)
-            path = given
-            if not os.path.exists(path) and not os.path.isabs(path):
-                alt = os.path.join(base, path)
-                if os.path.exists(alt):
-                    path = alt
-            items.append(classify_path(given, path))
+    for _, text in list_lines(list_path):
+        given = text if os.path.exists(text) else line_path(text)
+        path = given
+        if not os.path.exists(path) and not os.path.isabs(path):
+            alt = os.path.join(base, path)
+            if os.path.exists(alt):
+                path = alt
+        items.append(classify_path(given, path))
     return items
 
 
@@ -70,10 +54,9 @@ def expand_inputs(input_file):
         items = []
         for name in sorted(os.listdir(input_file)):
             full = os.path.join(input_file, name)
-            if os.path.isdir(full) and is_frame_folder(full):
-                items.append(InputItem(full, full, "frame"))
-            elif os.path.isfile(full) and name.lower().endswith(VIDEO_EXTS):
-                items.append(InputItem(full, full, "video"))
+            kind = kind_of_path(full)
+            if kind == "frame" or (kind == "video" and extension(name) in VIDEO_EXTS):
+                items.append(InputItem(full, full, kind))
         if not items:
             return [InputItem(input_file, input_file, None, "folder holds no videos or frame folders")]
         return items

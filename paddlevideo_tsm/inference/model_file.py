@@ -1,10 +1,31 @@
-"""Locate exported model files and read the input shape they were exported with."""
+"""The one check of exported model files: the program parses, and its parameters fit the params file.
+
+Paddle Inference itself segfaults on a ``.pdmodel`` that is not a program, and loads parameters of
+another model without a word (it fails later, inside a kernel), so both are read here first:
+the program for its inputs, outputs and persistable tensors, the ``.pdiparams`` file for the
+shapes it holds (tensor headers only; the data is skipped).
+"""
 import json
 import os
+import struct
+from typing import List, NamedTuple, Optional, Tuple
 
 from ..errors import InferenceError
 
 MODEL_SUFFIXES = (".pdmodel", ".json")
+
+Shape = Optional[List[int]]
+
+
+class Program(NamedTuple):
+    """What predictors need to know of an exported program.
+
+    inputs / outputs: [(name, declared shape with -1 for dynamic dims)] in feed / fetch order;
+    params: [(name, shape)] of the persistable tensors, sorted by name (the params file's order).
+    """
+    inputs: List[Tuple[str, Shape]]
+    outputs: List[Tuple[str, Shape]]
+    params: List[Tuple[str, List[int]]]
 
 
 def params_file_for(model_file):
@@ -12,8 +33,171 @@ def params_file_for(model_file):
     return os.path.splitext(model_file)[0] + ".pdiparams"
 
 
+def _pdmodel_program(path):
+    from google.protobuf.message import DecodeError
+    from paddle.base.proto import framework_pb2
+
+    prog = framework_pb2.ProgramDesc()
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        prog.ParseFromString(data)
+    except (DecodeError, ValueError, RuntimeError):
+        raise InferenceError(f"{path}: not a Paddle program (not a valid ProgramDesc protobuf); "
+                             f"re-export the model") from None
+    if not prog.blocks:
+        raise InferenceError(f"{path}: not a Paddle program (no blocks); re-export the model")
+    block = prog.blocks[0]
+    dims = {v.name: list(v.type.dense_tensor.tensor.dims) for v in block.vars}
+
+    def linked(op_type, slot):
+        # feed/fetch ops in their 'col' order -> [(variable name, its dims)]
+        found = []
+        for op in block.ops:
+            if op.type == op_type:
+                col = next((a.i for a in op.attrs if a.name == "col"), len(found))
+                name = next((arg for var in getattr(op, slot) for arg in var.arguments), None)
+                found.append((col, name, dims.get(name)))
+        return [(name, shape) for _, name, shape in sorted(found, key=lambda item: item[0])]
+
+    params = sorted((v.name, list(v.type.dense_tensor.tensor.dims)) for v in block.vars
+                    if v.persistable and v.name not in ("feed", "fetch"))
+    return Program(linked("feed", "outputs"), linked("fetch", "inputs"), params)
+
+
+def _json_ops(node):
+    # PIR json nests ops inside regions -> blocks -> ops; walk everything
+    if isinstance(node, dict):
+        if isinstance(node.get("ops"), list):
+            yield from (op for op in node["ops"] if isinstance(op, dict))
+        for value in node.values():
+            yield from _json_ops(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _json_ops(value)
+
+
+def _json_attrs(op):
+    return {a.get("N"): a.get("AT", {}).get("D") for a in op.get("A", []) if isinstance(a, dict)}
+
+
+def _json_out_shape(op):
+    out = op.get("O")
+    out = out[0] if isinstance(out, list) and out else out
+    try:
+        return list(out["TT"]["D"][1])
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _json_program(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InferenceError(f"{path}: not a Paddle PIR program (not valid JSON: {str(exc)[:120]}); "
+                             f"re-export the model") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("program"), dict) \
+            or (doc.get("base_code") or {}).get("magic") != "pir":
+        raise InferenceError(f"{path}: not a Paddle PIR program (no 'program' with base_code magic 'pir'); "
+                             f"re-export the model")
+    inputs, outputs, params = [], [], []
+    for op in _json_ops(doc["program"]):
+        kind = str(op.get("#", ""))
+        if kind.endswith(".data"):
+            attrs = _json_attrs(op)
+            inputs.append((attrs.get("name"), attrs.get("shape")))
+        elif kind.endswith(".fetch"):
+            attrs = _json_attrs(op)
+            outputs.append((attrs.get("col", len(outputs)), attrs.get("name"), _json_out_shape(op)))
+        elif kind == "p":  # a parameter: 'A' is [.., .., .., name]
+            attrs = op.get("A")
+            if isinstance(attrs, list) and attrs and isinstance(attrs[-1], str):
+                params.append((attrs[-1], _json_out_shape(op)))
+    outputs = [(name, shape) for _, name, shape in sorted(outputs, key=lambda o: o[0])]
+    return Program(inputs, outputs, sorted(params))
+
+
+def read_program(model_file):
+    """Exported ``.pdmodel`` / PIR ``.json`` -> Program; InferenceError (one line) when it is not one."""
+    program = _pdmodel_program(model_file) if model_file.endswith(".pdmodel") else _json_program(model_file)
+    if not program.inputs or not program.outputs:
+        raise InferenceError(f"{model_file}: not an inference program (no inputs or no outputs); "
+                             f"export it with tools/export_model.py")
+    return program
+
+
+_MAX_LOD_LEVELS = 8  # parameters have none; more means this is not a tensor header
+# bytes per element of each VarType data type (framework.proto)
+_DTYPE_BYTES = {0: 1, 1: 2, 2: 4, 3: 8, 4: 2, 5: 4, 6: 8, 20: 1, 21: 1, 22: 2, 23: 8, 24: 16, 32: 1, 33: 1,
+                36: 2, 37: 4, 38: 8}
+
+
+def read_params_shapes(params_file):
+    """``.pdiparams`` (Paddle's combined tensor file) -> [shape] of its tensors in file order, or
+    None for a data type this reader does not know (then no check). InferenceError when damaged.
+
+    Each tensor: uint32 version, uint64 LoD levels (each a uint64 byte count + data), uint32
+    version, int32 descriptor size, TensorDesc protobuf (data type, dims), then the raw data.
+    """
+    from paddle.base.proto import framework_pb2
+
+    size = os.path.getsize(params_file)
+    shapes = []
+    with open(params_file, "rb") as f:
+        while f.tell() < size:
+            try:
+                f.read(4)
+                (levels,) = struct.unpack("<Q", f.read(8))
+                if levels > _MAX_LOD_LEVELS:
+                    raise ValueError(levels)
+                for _ in range(levels):
+                    (nbytes,) = struct.unpack("<Q", f.read(8))
+                    f.seek(nbytes, os.SEEK_CUR)
+                f.read(4)
+                (desc_size,) = struct.unpack("<i", f.read(4))
+                desc = framework_pb2.VarType.TensorDesc()
+                desc.ParseFromString(f.read(desc_size))
+            except Exception:  # struct.error on a short read, DecodeError on a damaged descriptor, ValueError
+                raise InferenceError(f"{params_file}: not a Paddle parameters file, or damaged "
+                                     f"(tensor {len(shapes) + 1} unreadable)") from None
+            if desc.data_type not in _DTYPE_BYTES:
+                return None
+            count = 1
+            for d in desc.dims:
+                count *= d
+            f.seek(count * _DTYPE_BYTES[desc.data_type], os.SEEK_CUR)
+            shapes.append(list(desc.dims))
+        end = f.tell()
+    if not shapes:
+        raise InferenceError(f"{params_file}: empty parameters file; re-export the model")
+    if end != size:
+        raise InferenceError(f"{params_file}: damaged parameters file (truncated in tensor {len(shapes)})")
+    return shapes
+
+
+def check_params_fit(program, model_file, params_file):
+    """InferenceError naming both files unless ``params_file`` holds the program's parameters."""
+    want = program.params
+    if not want:  # no parameter recognised: a program format this reader does not know, not checked
+        return
+    shapes = read_params_shapes(params_file)
+    if shapes is None:
+        return
+    if len(shapes) != len(want):
+        raise InferenceError(f"{params_file}: holds {len(shapes)} tensors but the model {model_file} has "
+                             f"{len(want)} parameters: the two files come from different exports")
+    for (name, shape), got in zip(want, shapes):
+        if shape is not None and list(shape) != got:
+            raise InferenceError(f"{params_file}: parameter {name} has shape {got} but the model "
+                                 f"{model_file} needs {list(shape)}: the two files come from different exports")
+
+
 def check_model_files(model_file, params_file):
-    """Raise InferenceError (one line) unless both files exist and the model suffix is known."""
+    """Both files exist, the program parses and its parameters fit the params file -> Program.
+
+    Raises InferenceError (one line naming the file, or both files) otherwise.
+    """
     if not model_file:
         raise InferenceError("--model_file is required for the paddle backend")
     if not os.path.isfile(model_file):
@@ -22,53 +206,6 @@ def check_model_files(model_file, params_file):
         raise InferenceError(f"{model_file}: expected a .pdmodel or .json model file")
     if not params_file or not os.path.isfile(params_file):
         raise InferenceError(f"{params_file}: params file not found (model {model_file})")
-
-
-def _pdmodel_inputs(path):
-    from paddle.base.proto import framework_pb2
-
-    prog = framework_pb2.ProgramDesc()
-    with open(path, "rb") as f:
-        prog.ParseFromString(f.read())
-    block = prog.blocks[0]
-    feeds = [op.outputs[0].arguments[0] for op in block.ops if op.type == "feed"]
-    dims = {v.name: list(v.type.dense_tensor.tensor.dims) for v in block.vars}
-    return [(name, dims.get(name)) for name in feeds]
-
-
-def _iter_ops(node):
-    # PIR json nests ops inside regions -> blocks -> ops; walk everything
-    if isinstance(node, dict):
-        if "ops" in node and isinstance(node["ops"], list):
-            for op in node["ops"]:
-                yield op
-        for value in node.values():
-            yield from _iter_ops(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _iter_ops(value)
-
-
-def _json_inputs(path):
-    with open(path, encoding="utf-8") as f:
-        program = json.load(f)
-    found = []
-    for op in _iter_ops(program.get("program", program)):
-        if not isinstance(op, dict) or not str(op.get("#", "")).endswith(".data"):
-            continue
-        attrs = {a.get("N"): a.get("AT", {}).get("D") for a in op.get("A", []) if isinstance(a, dict)}
-        found.append((attrs.get("name"), attrs.get("shape")))
-    return found
-
-
-def read_input_shapes(model_file):
-    """Exported model -> list of (input name, declared shape with -1 for dynamic dims).
-
-    Returns [] when the file cannot be parsed (the caller then skips the shape check).
-    """
-    try:
-        if model_file.endswith(".pdmodel"):
-            return _pdmodel_inputs(model_file)
-        return _json_inputs(model_file)
-    except Exception:  # an unknown format version: no check rather than a false alarm
-        return []
+    program = read_program(model_file)
+    check_params_fit(program, model_file, params_file)
+    return program

@@ -4,6 +4,7 @@ import os
 import numpy as np
 
 from ..errors import InferenceError
+from .predictor import Predictor, first_line
 
 OPSET = 13
 
@@ -20,15 +21,14 @@ def convert_to_onnx(model_file, params_file, save_file, opset_version=OPSET):
         paddle2onnx.export(model_file, params_file, save_file=save_file, opset_version=opset_version,
                            optimize_tool="None", verbose=False)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InferenceError(f"{model_file}: paddle2onnx failed: {first}") from None
+        raise InferenceError(f"{model_file}: paddle2onnx failed: {first_line(exc, None)}") from None
     if not os.path.isfile(save_file):
         raise InferenceError(f"{save_file}: paddle2onnx wrote no file (model {model_file})")
     return save_file
 
 
-class OnnxRuntimePredictor:
-    """An .onnx classifier on ONNX Runtime (CPU): ``run(x [B, ...] float32) -> scores [B, K]``."""
+class OnnxRuntimePredictor(Predictor):
+    """An .onnx model on ONNX Runtime (CPU); the Predictor interface (``run(inputs) -> outputs``)."""
 
     backend = "onnxruntime"
 
@@ -49,14 +49,16 @@ class OnnxRuntimePredictor:
         try:
             self.session = ort.InferenceSession(onnx_file, options, providers=["CPUExecutionProvider"])
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise InferenceError(f"{onnx_file}: cannot load ONNX model ({first})") from None
-        inp = self.session.get_inputs()[0]
-        self.input_name = inp.name
+            raise InferenceError(f"{onnx_file}: cannot load ONNX model ({first_line(exc, None)})") from None
         # symbolic dims (the dynamic batch) become -1, like the Paddle export's spec
-        self.input_shape = [d if isinstance(d, int) else -1 for d in inp.shape]
+        def shape(arg):
+            return [d if isinstance(d, int) else -1 for d in arg.shape]
+        self.input_names = [arg.name for arg in self.session.get_inputs()]
+        self.input_shapes = [shape(arg) for arg in self.session.get_inputs()]
+        self.output_shapes = [shape(arg) for arg in self.session.get_outputs()]
         self.model_file = onnx_file
 
-    def run(self, x):
-        """x float32 [B, ...] -> float32 scores [B, K]."""
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+    def run(self, inputs):
+        """One float32 array per input (input_names order) -> one array per output."""
+        feed = {name: np.ascontiguousarray(x, dtype=np.float32) for name, x in zip(self.input_names, inputs)}
+        return self.session.run(None, feed)

@@ -1,19 +1,14 @@
 """Scores -> class probabilities: average over views, softmax, top-k, class names."""
 import numpy as np
 
+from ..errors import InferenceError
+from ..metrics.scores import softmax, topk_indices
+
 
 def average_views(scores):
     """Per-view scores [N, V, K] (or [V, K] for one video) -> [N, K] (or [K]): mean over V."""
     scores = np.asarray(scores, dtype=np.float64)
     return scores.mean(axis=-2)
-
-
-def softmax(scores, axis=-1):
-    """Numerically stable softmax of ``scores`` along ``axis``; same shape, float64."""
-    z = np.asarray(scores, dtype=np.float64)
-    z = z - z.max(axis=axis, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=axis, keepdims=True)
 
 
 def video_probabilities(view_scores):
@@ -24,8 +19,7 @@ def video_probabilities(view_scores):
 def top_k(probs, k):
     """probs [K] -> (class ids [min(k, K)] by falling probability, their probabilities); ties by id."""
     probs = np.asarray(probs)
-    k = max(1, min(int(k), probs.shape[-1]))
-    order = np.argsort(-probs, kind="stable")[:k]
+    order = topk_indices(probs, max(1, int(k)))
     return order.astype(int).tolist(), probs[order].astype(float).tolist()
 
 
@@ -34,3 +28,15 @@ def class_name(names, class_id):
     if names is None or class_id >= len(names):
         return None
     return names[class_id]
+
+
+def read_class_names(path, num_classes, model_file):
+    """Label map ``path`` -> its class names, one per class of the model (``num_classes``; None =
+    unknown, not checked). InferenceError naming the file and both counts when they differ."""
+    from ..loader.datasets.list_file import read_label_map
+
+    names = read_label_map(path)
+    if num_classes is not None and len(names) != num_classes:
+        raise InferenceError(f"{path}: {len(names)} class names, but the model {model_file} has "
+                             f"{num_classes} classes; use the label map the model was trained with")
+    return names

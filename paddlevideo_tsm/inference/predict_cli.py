@@ -1,5 +1,4 @@
 """``tools/predict.py``: classify videos / frame folders with an exported model (Paddle Inference or ONNX Runtime)."""
-import argparse
 import json
 import os
 import sys
@@ -7,20 +6,12 @@ import time
 
 import numpy as np
 
+from .. import cli_args
 from ..errors import DeviceError, InferenceError, run_cli
+from .paddle_config import PRECISIONS
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 K400_LABELS = os.path.join(PROJECT_ROOT, "data", "k400", "label_list.txt")
-
-
-def str2bool(text):
-    """'True'/'false'/'1'/'no'... -> bool (argparse type for PaddleVideo-style ``--flag True``)."""
-    value = str(text).strip().lower()
-    if value in ("true", "t", "yes", "y", "1", "on"):
-        return True
-    if value in ("false", "f", "no", "n", "0", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
 
 
 def add_arguments(parser):
@@ -28,35 +19,46 @@ def add_arguments(parser):
     a = parser.add_argument
     a("-i", "--input_file", required=True,
       help="a video, a frame folder, a folder of videos/frame folders, or a .txt list of them")
-    a("-c", "--config", required=True, help="the model's YAML config (test pipeline, num_seg, size)")
-    a("-o", "--override", action="append", default=[], help="config override KEY=VALUE (repeatable)")
-    a("--model_file", help="exported NAME.pdmodel or NAME.json (paddle backend)")
-    a("--params_file", help="NAME.pdiparams (default: next to --model_file)")
-    a("--backend", choices=("paddle", "onnxruntime"), default="paddle")
+    cli_args.add_config_args(parser)
+    cli_args.add_model_file_args(parser)
+    a("--backend", choices=tuple(BACKENDS), default="paddle")
     a("--onnx_file", help="model .onnx (onnxruntime backend)")
-    a("--use_gpu", type=str2bool, nargs="?", const=True, default=False)
-    a("--use_tensorrt", type=str2bool, nargs="?", const=True, default=False)
-    a("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
-    a("--gpu_mem", type=int, default=8000, help="initial GPU memory in MB")
-    a("--batch_size", type=int, default=1, help="videos per predictor run")
-    a("--cpu_threads", type=int, default=None, help="CPU math threads (default: all cores)")
-    a("--enable_mkldnn", type=str2bool, nargs="?", const=True, default=True, help="oneDNN on CPU")
-    a("--top_k", type=int, default=1)
-    a("--label_map", default=None,
-      help="class names ('index name' per line); default data/k400/label_list.txt for 400 classes")
+    cli_args.add_bool_arg(parser, "--use_gpu", False)
+    cli_args.add_bool_arg(parser, "--use_tensorrt", False)
+    a("--precision", choices=PRECISIONS, default="fp32", help="fp16 and int8 need --use_tensorrt True")
+    a("--gpu_mem", type=cli_args.int_at_least(1), default=8000, help="initial GPU memory in MB")
+    a("--batch_size", type=cli_args.int_at_least(1), default=1, help="videos per predictor run")
+    cli_args.add_cpu_args(parser)
+    cli_args.add_class_args(parser, top_k=1, label_map_default="data/k400/label_list.txt for 400 classes")
     a("--output", default=None, help="write one JSON line per predicted input to this file")
-    a("--enable_benchmark", type=str2bool, nargs="?", const=True, default=False,
-      help="print per-stage median times")
+    cli_args.add_bool_arg(parser, "--enable_benchmark", False, "print per-stage median times")
+    a("--save_video", metavar="DIR", default=None,
+      help="write each input's frames with its top-k drawn to DIR/<input name>.mp4 (.gif without MP4)")
     return parser
 
 
-def _label_names(args, cfg):
-    from ..loader.datasets.list_file import read_label_map
+def _paddle_predictor(args, layout, views):
+    from .model_file import params_file_for
+    from .predictor import PaddlePredictor
 
-    path = args.label_map
-    if path is None and cfg["MODEL"]["head"].get("num_classes") == 400 and os.path.isfile(K400_LABELS):
-        path = K400_LABELS
-    return read_label_map(path) if path else None
+    params_file = args.params_file or (params_file_for(args.model_file) if args.model_file else None)
+    return PaddlePredictor(args.model_file, params_file, trt_max_clips=args.batch_size * views,
+                           use_gpu=args.use_gpu, use_tensorrt=args.use_tensorrt, precision=args.precision,
+                           gpu_mem=args.gpu_mem, cpu_threads=args.cpu_threads,
+                           enable_mkldnn=args.enable_mkldnn, data_format=layout)
+
+
+def _onnx_predictor(args, layout, views):
+    from ..utils.threads import available_cores
+    from .onnx import OnnxRuntimePredictor
+
+    if args.use_gpu or args.use_tensorrt:
+        raise DeviceError("--backend onnxruntime runs on CPU here; drop --use_gpu/--use_tensorrt")
+    return OnnxRuntimePredictor(args.onnx_file, args.cpu_threads or available_cores())
+
+
+# --backend -> constructor(args, layout, views per video) of a predictor.Predictor
+BACKENDS = {"paddle": _paddle_predictor, "onnxruntime": _onnx_predictor}
 
 
 def build_predictor(args, num_seg, expected_shape, layout, views=1):
@@ -64,29 +66,26 @@ def build_predictor(args, num_seg, expected_shape, layout, views=1):
 
     ``views`` per video sizes TensorRT's batch range: one run holds batch_size x views clips.
     """
-    from ..utils.threads import available_cores
-    from .predictor import PaddlePredictor, check_device, check_input_shape
+    from .paddle_config import check_device
+    from .predictor import check_input_shape
 
     check_device(args.use_gpu, args.use_tensorrt)  # before any file checks: the request itself is impossible
-    cpu_threads = args.cpu_threads or available_cores()
-    if args.backend == "onnxruntime":
-        if args.use_gpu or args.use_tensorrt:
-            raise DeviceError("--backend onnxruntime runs on CPU here; drop --use_gpu/--use_tensorrt")
-        from .onnx import OnnxRuntimePredictor
-        predictor = OnnxRuntimePredictor(args.onnx_file, cpu_threads)
-        model_file = args.onnx_file
-    else:
-        from .model_file import params_file_for
-        model_file = args.model_file
-        params_file = args.params_file or (params_file_for(model_file) if model_file else None)
-        predictor = PaddlePredictor(
-            model_file, params_file, use_gpu=args.use_gpu, use_tensorrt=args.use_tensorrt,
-            precision=args.precision, gpu_mem=args.gpu_mem, batch_size=max(args.batch_size, 1) * views,
-            num_seg=num_seg, cpu_threads=cpu_threads, enable_mkldnn=args.enable_mkldnn,
-            data_format=layout)
+    predictor = BACKENDS[args.backend](args, layout, views)
     size = expected_shape[3] if layout == "NCHW" else expected_shape[2]
-    check_input_shape(predictor.input_shape, expected_shape, model_file, f" (num_seg {num_seg}, size {size}, {layout})")
+    check_input_shape(predictor.input_shapes[0], expected_shape, predictor.model_file,
+                      f" (num_seg {num_seg}, size {size}, {layout})")
     return predictor
+
+
+def _label_names(args, num_classes, model_file):
+    """Class names of --label_map (Kinetics-400's for a 400-class model without one), checked
+    against the model's ``num_classes``; None when there are none."""
+    from .postprocess import read_class_names
+
+    path = args.label_map
+    if path is None and num_classes == 400 and os.path.isfile(K400_LABELS):
+        path = K400_LABELS
+    return read_class_names(path, num_classes, model_file) if path else None
 
 
 class _Run:
@@ -97,28 +96,46 @@ class _Run:
         self.names, self.out_file, self.timer = names, out_file, timer
         self.failed = 0
         self.pending = []  # (item, views) waiting for a batch
+        self.videos = None
+        if getattr(args, "save_video", None):
+            from ..visual.annotate import PredictionVideos
+            self.videos = PredictionVideos(args.save_video)
 
-    def fail(self, given, reason):
+    def fail(self, item, reason):
+        """Report one failed input: 'error: <input as given>: <reason>'."""
         self.failed += 1
-        print(f"error: {given}: {reason}", file=sys.stderr, flush=True)
+        if item.path and reason.startswith(item.path):
+            # a loader error names the file itself (the input, or a frame in it): name it once, as given
+            text = item.given + reason[len(item.path):]
+        else:
+            text = f"{item.given}: {reason}"
+        print(f"error: {text}", file=sys.stderr, flush=True)
 
     def add(self, item, expected_shape):
         from ..errors import one_line
         from ..loader.bad_samples import LOAD_ERRORS
 
         if item.error:
-            return self.fail(item.given, item.error)
+            return self.fail(item, item.error)
         try:
             with self.timer.stage("preprocess"):
                 views = self.preprocess(item.path, item.kind)
         except LOAD_ERRORS as exc:
-            return self.fail(item.given, one_line(exc))
+            return self.fail(item, one_line(exc))
         if list(views.shape[1:]) != list(expected_shape[1:]):
-            return self.fail(item.given, f"preprocessing gives views {list(views.shape)}, the model "
-                                         f"input is {['B'] + list(expected_shape[1:])}; check PIPELINE.test")
+            return self.fail(item, f"preprocessing gives views {list(views.shape)}, the model "
+                                   f"input is {['B'] + list(expected_shape[1:])}; check PIPELINE.test")
         self.pending.append((item, views))
-        if len(self.pending) >= max(self.args.batch_size, 1):
+        if len(self.pending) >= self.args.batch_size:
             self.flush()
+
+    def save_video(self, item, ids, labels, probs):
+        from ..errors import one_line
+        from ..loader.bad_samples import LOAD_ERRORS
+        try:
+            print(f"video: {self.videos.add(item.path, item.kind, ids, labels, probs)[0]}", flush=True)
+        except LOAD_ERRORS as exc:
+            self.fail(item, f"--save_video: {one_line(exc)}")
 
     def flush(self):
         from .postprocess import class_name, top_k, video_probabilities
@@ -134,7 +151,7 @@ class _Run:
         except Exception as exc:  # an engine error on this batch: report its inputs, go on with the rest
             reason = " ".join(str(exc).split())[:300] or type(exc).__name__
             for item, _ in self.pending:
-                self.fail(item.given, f"inference failed: {reason}")
+                self.fail(item, f"inference failed: {reason}")
             self.pending = []
             return
         per_video = (time.perf_counter() - t0) / len(self.pending)
@@ -148,6 +165,8 @@ class _Run:
             start += n
             name = f" {labels[0]}" if labels[0] is not None else ""
             print(f"input: {item.given} top-1 class: {ids[0]}{name} score: {probs[0]:.6f}", flush=True)
+            if self.videos is not None:
+                self.save_video(item, ids, labels, probs)
             if self.out_file is not None:
                 self.out_file.write(json.dumps(record) + "\n")
                 self.out_file.flush()
@@ -156,7 +175,7 @@ class _Run:
 
 def run(args):
     """Predict every input of ``args``; returns the exit code (0 ok, 1 some input failed, 2 setup error)."""
-    from ..utils.config import get_config
+    from ..config import get_config
     from .export import inference_settings, input_shape
     from .inputs import expand_inputs
     from .preprocess import Preprocessor, num_test_clips, views_per_video
@@ -165,9 +184,10 @@ def run(args):
     cfg = get_config(args.config, args.override)
     num_seg, img_size, data_format = inference_settings(cfg)
     expected = input_shape(num_seg, img_size, data_format)
-    names = _label_names(args, cfg)
     preprocess = Preprocessor(cfg.get("PIPELINE", {}).get("test"), num_test_clips(cfg))
     predictor = build_predictor(args, num_seg, expected, data_format, views_per_video(cfg))
+    names = _label_names(args, predictor.num_classes or cfg["MODEL"]["head"].get("num_classes"),
+                         predictor.model_file)
     if not os.path.exists(args.input_file):
         raise InferenceError(f"{args.input_file}: input file not found")
     items = expand_inputs(args.input_file)
@@ -195,5 +215,5 @@ def run(args):
 
 
 def main(argv=None):
-    parser = add_arguments(argparse.ArgumentParser(description=__doc__))
+    parser = add_arguments(cli_args.ArgumentParser(description=__doc__))
     return run_cli(run, parser.parse_args(argv))

@@ -2,16 +2,15 @@
 import copy
 
 from ..errors import ConfigError
-
-DECODERS = {"video": "VideoDecoder", "frame": "FrameDecoder"}
+from ..loader.pipelines import transform_steps
+from ..media import decode_step
+from .settings import CROP_VIEWS
 
 
 def _pipeline_cfg_for(test_cfg, kind):
-    """PIPELINE.test with its decoder swapped for ``kind`` when the config decodes the other kind."""
+    """PIPELINE.test with the decode step for inputs of ``kind`` (media.decode_step)."""
     cfg = copy.deepcopy(dict(test_cfg))
-    decode = cfg.get("decode") or {}
-    if decode.get("name") != DECODERS[kind]:
-        cfg["decode"] = {"name": DECODERS[kind]}
+    cfg["decode"] = decode_step(kind, cfg.get("decode"))
     return cfg
 
 
@@ -39,8 +38,13 @@ class Preprocessor:
     def __call__(self, path, kind):
         """path of a video ('video') or frame folder ('frame') -> float32 views [V, T, C, H, W] (or NHWC)."""
         from ..loader.views import load_views
+        from ..utils.logger import get_logger
 
-        return load_views(self.pipeline(kind), {"filename": path}, self.num_clips)
+        notes = []  # a damaged video warns once, not once per clip
+        views = load_views(self.pipeline(kind), {"filename": path, "warnings": notes}, self.num_clips)
+        for text in dict.fromkeys(notes):
+            get_logger().warning(text)
+        return views
 
 
 def num_test_clips(cfg):
@@ -49,14 +53,9 @@ def num_test_clips(cfg):
     return int(test.get("num_clips", 1) or 1)
 
 
-CROPS = {"ThreeCrop": 3, "TenCrop": 10}
-
-
 def views_per_video(cfg):
     """Views V one video gives with cfg's test pipeline: num_clips x crops (ThreeCrop 3, TenCrop 10)."""
     crops = 1
-    for entry in ((cfg.get("PIPELINE") or {}).get("test") or {}).get("transform") or []:
-        if isinstance(entry, dict):
-            name = entry.get("name") or (next(iter(entry)) if len(entry) == 1 else None)
-            crops *= CROPS.get(name, 1)
+    for name, _ in transform_steps((cfg.get("PIPELINE") or {}).get("test"), "PIPELINE.test"):
+        crops *= CROP_VIEWS.get(name, 1)
     return num_test_clips(cfg) * crops

@@ -28,10 +28,6 @@ class StageTimer:
     def add(self, name, seconds):
         self.times.setdefault(name, []).append(float(seconds))
 
-    def medians_ms(self):
-        """{stage: median milliseconds} over the recorded inputs (stages never timed are left out)."""
-        return OrderedDict((k, 1000.0 * float(np.median(v))) for k, v in self.times.items() if v)
-
     def table(self, title="per-input time (median)"):
         """Lines of a plain text table: stage, median ms, count."""
         rows = [(k, f"{1000.0 * np.median(v):.1f}", str(len(v))) for k, v in self.times.items() if v]

@@ -4,14 +4,19 @@ Workers are separate processes, so the record lives in a small append-only temp 
 every failed load appends one ``path<TAB>reason`` line, an empty line marks the start
 of a new epoch, and a ``!FATAL!<TAB>type<TAB>message`` line keeps an error that stops the
 epoch (paddle 3.3.1 loses a worker's exception: the main process only sees "Blocking queue
-is killed", so EpochDataLoader re-raises the recorded one). Appends of short lines with O_APPEND do not interleave, and the file
-survives fork, spawn and persistent workers alike.
+is killed", so EpochDataLoader re-raises the recorded one). Appends of short lines with O_APPEND
+do not interleave, and the file survives fork, spawn and persistent workers alike. Its name
+carries the creating PID (``pvtsm_bad_samples_pid<PID>_*.tsv``); files of PIDs that no longer run
+(a killed run) are removed when the next log is made.
 """
+import glob
 import os
+import re
 import tempfile
 import weakref
 
 from ..errors import BadDataLimitError, DataError, one_line
+from ..utils.processes import pid_alive
 
 # exceptions that mean "this sample's media is bad" (anything else is a bug and propagates)
 try:
@@ -29,6 +34,23 @@ LOAD_ERRORS = (DataError, OSError) + _CV2_ERRORS + _DECORD_ERRORS
 
 
 _FATAL = "!FATAL!"
+_WARNED = "!WARNED!"  # a warning about a sample that loaded (a damaged video): logged once per run
+_PREFIX = "pvtsm_bad_samples_pid"
+_NAME_RE = re.compile(r"^" + _PREFIX + r"(\d+)_.+\.tsv$")
+
+
+def remove_stale_logs(folder=None):
+    """Delete bad-sample logs in ``folder`` (default: the temp folder) whose PID no longer runs -> count."""
+    removed = 0
+    for path in glob.glob(os.path.join(glob.escape(folder or tempfile.gettempdir()), _PREFIX + "*.tsv")):
+        m = _NAME_RE.match(os.path.basename(path))
+        if m and not pid_alive(int(m.group(1))):
+            try:
+                os.remove(path)
+                removed += 1
+            except OSError:
+                pass
+    return removed
 
 
 def _flat(text):
@@ -48,7 +70,8 @@ class BadSampleLog:
     """Failed loads of a dataset, per epoch, visible from every worker process."""
 
     def __init__(self):
-        fd, self.path = tempfile.mkstemp(prefix="pvtsm_bad_samples_", suffix=".tsv")
+        remove_stale_logs()
+        fd, self.path = tempfile.mkstemp(prefix=f"{_PREFIX}{os.getpid()}_", suffix=".tsv")
         os.close(fd)
         # only the creating process deletes the file (workers may garbage-collect copies)
         self._finalizer = weakref.finalize(self, _remove_if_owner, self.path, os.getpid())
@@ -80,7 +103,7 @@ class BadSampleLog:
         for line in self._lines():
             if not line:
                 epochs.append([])
-            elif not line.startswith(_FATAL):
+            elif not line.startswith((_FATAL, _WARNED)):
                 path, _, reason = line.partition("\t")
                 epochs[-1].append((path, reason))
         return epochs
@@ -90,6 +113,14 @@ class BadSampleLog:
         seen = any(p == path for records in self._epochs() for p, _ in records)
         self._append(f"{_flat(path)}\t{_flat(reason)}\n")
         return not seen
+
+    def warn_once(self, text):
+        """Record a warning line; return True when it was never recorded before in this run (log it then)."""
+        record = f"{_WARNED}\t{_flat(text)}"
+        if record in self._lines():
+            return False
+        self._append(record + "\n")
+        return True
 
     def add_fatal(self, exc):
         """Record the exception that is about to escape a worker (its type name and one-line message)."""

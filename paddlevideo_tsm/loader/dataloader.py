@@ -1,4 +1,7 @@
-"""paddle.io.DataLoader with epoch-seeded shuffling, seeded workers and per-sample RNGs."""
+"""paddle.io.DataLoader with epoch-seeded shuffling, seeded workers that die with their parent,
+per-sample RNGs, and an epoch that can start at a given batch (a resumed mid-epoch checkpoint)."""
+import itertools
+import os
 import random
 
 import numpy as np
@@ -6,6 +9,7 @@ import paddle
 from paddle.io.dataloader.collate import default_collate_fn
 
 from ..errors import BadDataLimitError, DataError, ListFileError
+from ..utils.processes import die_with_parent
 
 # errors a dataset may raise in a worker, re-raised by type in the main process
 _ERRORS_BY_NAME = {e.__name__: e for e in (DataError, BadDataLimitError, ListFileError, ValueError,
@@ -46,18 +50,44 @@ class EpochSampler(paddle.io.Sampler):
         return self.num_samples
 
 
-class WorkerSeeder:
-    """worker_init_fn: seeds numpy/random/paddle in worker ``worker_id`` from (seed, epoch, worker_id).
+class RankBatchSampler(paddle.io.BatchSampler):
+    """Rank ``rank``'s batches when ``world`` processes train together: the run's step t takes the
+    samples a single process with batch ``batch_size x world`` would take at step t (the
+    EpochSampler order, cut into whole steps; an incomplete last step is dropped), and rank r reads
+    its slice ``[r * batch_size, (r + 1) * batch_size)`` of them. So how the batch is split over
+    processes does not change which samples form a step."""
 
-    Covers code that uses the global RNGs; the datasets' own per-sample Generators do not
-    depend on the worker, so batches are equal for any ``num_workers``.
+    def __init__(self, num_samples, batch_size, world, rank, shuffle=True, seed=None):
+        super().__init__(sampler=EpochSampler(num_samples, shuffle=shuffle, seed=seed), batch_size=batch_size,
+                         drop_last=True)
+        self.world, self.rank = int(world), int(rank)
+
+    def __iter__(self):
+        order = list(self.sampler)
+        step = self.batch_size * self.world
+        for t in range(len(self)):
+            start = t * step + self.rank * self.batch_size
+            yield order[start:start + self.batch_size]
+
+    def __len__(self):
+        return len(self.sampler) // (self.batch_size * self.world)
+
+
+class WorkerInit:
+    """worker_init_fn: ties worker ``worker_id`` to the process that built the loader (killed with
+    it, even by SIGKILL), then seeds numpy/random/paddle from (seed, epoch, worker_id).
+
+    The seeds cover code that uses the global RNGs; the datasets' own per-sample Generators do
+    not depend on the worker, so batches are equal for any ``num_workers``.
     """
 
     def __init__(self, dataset, seed):
         self.dataset = dataset
         self.seed = seed
+        self.parent_pid = os.getpid()
 
     def __call__(self, worker_id):
+        die_with_parent(self.parent_pid)
         if self.seed is None:
             return
         epoch = getattr(self.dataset, "epoch", 0)
@@ -67,14 +97,34 @@ class WorkerSeeder:
         paddle.seed(int(state))
 
 
+class _BatchesFrom:
+    """A batch sampler's batches from number ``first`` on (the ones before are not read)."""
+
+    def __init__(self, batch_sampler, first):
+        self.batch_sampler, self.first = batch_sampler, int(first)
+
+    def __iter__(self):
+        return itertools.islice(iter(self.batch_sampler), self.first, None)
+
+    def __len__(self):
+        return max(0, len(self.batch_sampler) - self.first)
+
+
 class EpochDataLoader(paddle.io.DataLoader):
-    """A DataLoader with ``set_epoch(epoch)`` (reshuffle, reseed; call it before each epoch).
+    """A DataLoader with ``set_epoch(epoch, first_batch=0)`` (reshuffle, reseed, and start the
+    epoch's iteration at batch ``first_batch``; call it before each epoch). ``len()`` stays the
+    whole epoch's batch count.
 
     Errors keep their type and message: paddle 3.3.1 hangs when a dataset raises with
     num_workers=0 (its reader thread dies) and turns a worker's exception into "Blocking
     queue is killed". So with 0 workers batches are read in this process, and with workers
     the dataset's recorded error (``dataset.fatal_error()``) is raised again.
     """
+
+    first_batch = 0
+
+    def _batches(self):
+        return _BatchesFrom(self.batch_sampler, self.first_batch) if self.first_batch else self.batch_sampler
 
     def __iter__(self):
         if self.num_workers == 0:
@@ -83,12 +133,17 @@ class EpochDataLoader(paddle.io.DataLoader):
 
     def _iter_in_process(self):
         collate = self.collate_fn or default_collate_fn
-        for indices in self.batch_sampler:
+        for indices in self._batches():
             batch = collate([self.dataset[i] for i in indices])
             yield _to_tensors(batch)
 
     def _iter_workers(self):
-        batches = super().__iter__()
+        whole = self.batch_sampler
+        self.batch_sampler = self._batches()  # paddle's iterator reads it once, when it is made
+        try:
+            batches = super().__iter__()
+        finally:
+            self.batch_sampler = whole
         try:
             yield from batches
         except Exception:
@@ -104,9 +159,11 @@ class EpochDataLoader(paddle.io.DataLoader):
             if not self._persistent_workers:
                 _shutdown(batches)
 
-    def set_epoch(self, epoch):
-        """Pass ``epoch`` to the batch sampler (shuffle order) and the dataset (per-sample seeds)."""
+    def set_epoch(self, epoch, first_batch=0):
+        """Pass ``epoch`` to the batch sampler (shuffle order) and the dataset (per-sample seeds);
+        the epoch's iteration starts at batch ``first_batch`` of that order."""
         self.epoch = int(epoch)
+        self.first_batch = int(first_batch)
         sampler = getattr(self.batch_sampler, "sampler", None)
         for obj in (self.batch_sampler, sampler, self.dataset):
             if obj is not None and hasattr(obj, "set_epoch"):
@@ -125,8 +182,9 @@ def build_dataloader(dataset, batch_size, num_workers=0, shuffle=False, drop_las
     """Wrap ``dataset`` in an EpochDataLoader yielding lists of batched tensors.
 
     With ``world_size`` (default paddle.distributed.get_world_size()) > 1 each rank reads its
-    share through paddle.io.DistributedBatchSampler (its shuffle is seeded by the epoch);
-    otherwise an EpochSampler seeded by (seed, epoch). ``seed`` is also handed to the dataset
+    share: training (``drop_last``) through RankBatchSampler, the one-process order split by rank;
+    evaluation through paddle.io.DistributedBatchSampler (which pads with repeats). Otherwise an
+    EpochSampler seeded by (seed, epoch). ``seed`` is also handed to the dataset
     (``dataset.seed``) so each sample gets its own numpy Generator in results['rng'].
     """
     if batch_size < 1:
@@ -137,7 +195,9 @@ def build_dataloader(dataset, batch_size, num_workers=0, shuffle=False, drop_las
         rank = paddle.distributed.get_rank()
     if seed is not None and hasattr(dataset, "seed"):
         dataset.seed = seed
-    if world_size > 1:
+    if world_size > 1 and drop_last:
+        batch_sampler = RankBatchSampler(len(dataset), batch_size, world_size, rank, shuffle=shuffle, seed=seed)
+    elif world_size > 1:
         batch_sampler = paddle.io.DistributedBatchSampler(
             dataset, batch_size=batch_size, num_replicas=world_size, rank=rank,
             shuffle=shuffle, drop_last=drop_last)
@@ -148,4 +208,4 @@ def build_dataloader(dataset, batch_size, num_workers=0, shuffle=False, drop_las
     return EpochDataLoader(
         dataset, batch_sampler=batch_sampler, num_workers=num_workers,
         use_shared_memory=use_shared_memory, collate_fn=collate_fn, return_list=True,
-        worker_init_fn=WorkerSeeder(dataset, seed) if num_workers > 0 else None)
+        worker_init_fn=WorkerInit(dataset, seed) if num_workers > 0 else None)

@@ -2,7 +2,8 @@
 from .center_crop import CenterCropMetric  # noqa: F401
 from .multi_crop import MultiCropMetric  # noqa: F401
 from .registry import METRICS
-from .video_scores import VideoScoreMetric, mean_class_accuracy, topk_correct  # noqa: F401
+from .scores import softmax, topk_correct, topk_indices  # noqa: F401
+from .video_scores import VideoScoreMetric, mean_class_accuracy  # noqa: F401
 
 
 def build_metric(metric_cfg, **extra):

@@ -1,13 +1,7 @@
 """MultiCropMetric: several clips x crops per video, their scores averaged."""
-import numpy as np
-
 from .registry import METRICS
+from .scores import softmax
 from .video_scores import VideoScoreMetric
-
-
-def softmax(x, axis=-1):
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
 
 
 @METRICS.register

@@ -1,12 +1,7 @@
 """Per-video scores collected over a test run, and the accuracies computed from them."""
 import numpy as np
 
-
-def topk_correct(scores, labels, k):
-    """scores [N, K], labels [N] -> bool [N]: label among the k highest scores (k capped at K)."""
-    k = min(k, scores.shape[1])
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return (top == labels[:, None]).any(axis=1)
+from .scores import topk_correct
 
 
 def mean_class_accuracy(scores, labels):

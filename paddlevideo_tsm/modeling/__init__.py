@@ -4,6 +4,7 @@ import inspect
 from . import backbones, heads, losses, recognizers  # noqa: F401  (fill the registries)
 from ..errors import ConfigError
 from .registry import BACKBONES, HEADS, LOSSES, RECOGNIZERS
+from .sync_bn import backbone_args
 from .weights import load_checkpoint, load_pretrained, load_state_strict  # noqa: F401
 
 
@@ -27,9 +28,10 @@ def head_config(head_cfg, backbone):
 
 def build_model(model_cfg):
     """MODEL section ({framework, backbone, head}) -> a recognizer Layer, pretrained weights loaded."""
-    backbone = BACKBONES.build(model_cfg["backbone"])
+    backbone = BACKBONES.build(backbone_args(model_cfg["backbone"]))
     head = HEADS.build(head_config(model_cfg["head"], backbone))
     model = RECOGNIZERS.get(model_cfg["framework"])(backbone=backbone, head=head)
     if backbone.pretrained:
-        load_pretrained(model, backbone.pretrained, backbone_classifiers=backbone.classifier_prefixes)
+        load_pretrained(model, backbone.pretrained, backbone_classifiers=backbone.classifier_prefixes,
+                        new_layers=backbone.new_layer_prefixes)
     return model

@@ -61,10 +61,13 @@ def load_checkpoint(model, path):
     return load_state_strict(model, read_state_dict(path), path)
 
 
-def load_pretrained(model, path, backbone_prefix="backbone.", head_prefix="head.", backbone_classifiers=()):
+def load_pretrained(model, path, backbone_prefix="backbone.", head_prefix="head.", backbone_classifiers=(),
+                    new_layers=()):
     """Initialise a recognizer from ``path``: backbone keys with or without ``backbone.``.
 
-    Every backbone tensor must be present with the right shape (else CheckpointError). Classifier
+    Every backbone tensor must be present with the right shape (else CheckpointError), except
+    those under ``new_layers`` (prefixes inside the backbone: layers a 2D network does not have,
+    e.g. non-local blocks), which load when present and else keep their initialisation. Classifier
     tensors - the head's, and those under ``backbone_classifiers`` (prefixes inside the backbone,
     e.g. MobileNetV2's ``out.``) - load when their shapes fit; a classifier of another size is
     skipped with a warning. Keys the model does not have (e.g. an ImageNet fc) are ignored. The
@@ -82,7 +85,10 @@ def load_pretrained(model, path, backbone_prefix="backbone.", head_prefix="head.
         else:
             renamed[k] = v
     optional = (head_prefix,) + tuple(backbone_prefix + p for p in backbone_classifiers)
-    required = [k for k in model_state if k.startswith(backbone_prefix) and not k.startswith(optional)]
+    new = tuple(backbone_prefix + p for p in new_layers)
+    required = [k for k in model_state if k.startswith(backbone_prefix) and not k.startswith(optional)
+                and (not k.startswith(new) or k in renamed)]
+    fresh = sum(1 for k in model_state if k.startswith(new) and k not in renamed)
     missing, _, mismatched = fit_report({k: model_state[k] for k in required}, renamed)
     if missing or mismatched:
         parts = [f"{len(x)} {w}: {_short(x)}" for w, x in (("missing", missing), ("shape mismatch", mismatched)) if x]
@@ -103,7 +109,9 @@ def load_pretrained(model, path, backbone_prefix="backbone.", head_prefix="head.
         # paddle warns once per tensor left at its initial value (the skipped head): logged above
         warnings.simplefilter("ignore")
         model.set_state_dict(to_load)
-    logger.info(f"loaded {len(to_load)} tensors from {path}: backbone {len(required)} of {len(required)}, "
+    logger.info(f"loaded {len(to_load)} tensors from {path}: backbone {len(required)} of {len(required) + fresh}, "
                 f"classifier {len(to_load) - len(required)} of {len(classifier)}"
-                + (f"; {len(ignored)} tensors not in the model ignored" if ignored else ""))
+                + (f"; {len(ignored)} tensors not in the model ignored" if ignored else "")
+                + (f"; {fresh} tensors of new layers ({_short(new_layers, 3)}) keep their initialisation"
+                   if fresh else ""))
     return len(to_load)

@@ -10,37 +10,16 @@ import os
 from paddle.static import InputSpec
 
 from ..inference.export import save_static
+from ..inference.settings import input_size
 from ..modeling import load_checkpoint
-from ..errors import ConfigError
 from .frame_model import build_online_model
 
 FORMATS = ("pdmodel", "json")
 META_SUFFIX = ".online.json"
-_CROPS = ("CenterCrop", "ThreeCrop", "TenCrop", "RandomCrop")
 
 
 def cache_name(i):
     return f"cache_{i:02d}"
-
-
-def frame_size(cfg):
-    """Network input side from ``INFERENCE.target_size`` or the PIPELINE.test crop; ConfigError if neither."""
-    inference = cfg.get("INFERENCE") or {}
-    size = inference.get("target_size")
-    if size is None:
-        for entry in ((cfg.get("PIPELINE") or {}).get("test") or {}).get("transform") or []:
-            if isinstance(entry, dict):
-                for name, kwargs in entry.items():
-                    if name in _CROPS and isinstance(kwargs, dict) and "target_size" in kwargs:
-                        size = kwargs["target_size"]
-    if size is None:
-        raise ConfigError(f"{cfg.get('_path', '<config>')}: no frame size: set INFERENCE.target_size "
-                          f"or a CenterCrop target_size in PIPELINE.test.transform")
-    if isinstance(size, (list, tuple)) and len(size) == 2:  # crops take [w, h]
-        return int(size[1]), int(size[0])
-    if isinstance(size, int) and not isinstance(size, bool) and size > 0:
-        return size, size
-    raise ConfigError(f"{cfg.get('_path', '<config>')}: frame size must be a positive int or [w, h], got {size!r}")
 
 
 def input_specs(model, size):
@@ -61,7 +40,7 @@ def export_online(cfg, weights, out_dir, save_name, fmt="pdmodel", size=None):
     """
     if fmt not in FORMATS:
         raise ValueError(f"export format must be one of {FORMATS}, got {fmt!r}")
-    size = frame_size(cfg) if size is None else ((size, size) if isinstance(size, int) else tuple(size))
+    size = input_size(cfg) if size is None else ((size, size) if isinstance(size, int) else tuple(size))
     model = build_online_model(cfg["MODEL"])
     if weights:
         load_checkpoint(model.recognizer, weights)

@@ -1,25 +1,25 @@
 """Per-frame preprocessing built from the config's PIPELINE.test transforms (the loader's own steps)."""
-from ..loader.pipelines import build_pipeline
 from ..errors import ConfigError
+from ..inference.settings import CROP_VIEWS
+from ..loader.pipelines import build_pipeline, transform_steps
 from ..utils.logger import get_logger
 
-# test-time multi-crops give several views; a stream has one, so they become their centre crop
-_MULTI_CROPS = ("ThreeCrop", "TenCrop")
 _RANDOM = ("RandomCrop", "MultiScaleCrop", "RandomFlip")
 
 
-def single_view_transforms(transforms, where="PIPELINE.test.transform"):
-    """The transform list with ThreeCrop/TenCrop replaced by CenterCrop; ConfigError on random steps."""
+def single_view_transforms(pipeline_cfg, where="PIPELINE.test"):
+    """The transform steps of ``pipeline_cfg`` as [{name: kwargs}], a multi-view crop (ThreeCrop,
+    TenCrop: a stream has one view) replaced by its CenterCrop; ConfigError on random steps."""
     out = []
-    for i, entry in enumerate(transforms or []):
-        name = next(iter(entry)) if isinstance(entry, dict) and len(entry) == 1 else None
+    for i, (name, kwargs) in enumerate(transform_steps(pipeline_cfg, where)):
+        step = f"{where}.transform[{i}]"
         if name in _RANDOM:
-            raise ConfigError(f"{where}[{i}]: {name} is a training augmentation; online prediction "
+            raise ConfigError(f"{step}: {name} is a training augmentation; online prediction "
                               f"needs deterministic test transforms")
-        if name in _MULTI_CROPS:
-            get_logger().info(f"{where}[{i}]: {name} -> CenterCrop for the single-view stream")
-            entry = {"CenterCrop": {"target_size": entry[name]["target_size"]}}
-        out.append(entry)
+        if CROP_VIEWS.get(name, 1) > 1:
+            get_logger().info(f"{step}: {name} -> CenterCrop for the single-view stream")
+            name, kwargs = "CenterCrop", {"target_size": kwargs.get("target_size")}
+        out.append({name: kwargs})
     return out
 
 
@@ -31,12 +31,11 @@ class FramePreprocessor:
     """
 
     def __init__(self, pipeline_test_cfg, where="PIPELINE.test"):
-        transforms = (pipeline_test_cfg or {}).get("transform")
+        transforms = single_view_transforms(pipeline_test_cfg, where)
         if not transforms:
             raise ConfigError(f"{where}.transform: missing; online prediction builds its frame "
                               f"preprocessing from it")
-        self.pipeline = build_pipeline({"transform": single_view_transforms(transforms, where + ".transform")},
-                                       where)
+        self.pipeline = build_pipeline({"transform": transforms}, where)
 
     def __call__(self, frame):
         return self.pipeline({"imgs": [frame], "filename": "<frame>"})["imgs"]

@@ -23,10 +23,11 @@ def format_top(frame_no, top, class_names=None):
 
 
 def run_stream(frames, preprocess, step, smoother, interval=8, k=5, class_names=None, emit=print,
-               max_frames=None, source="<stream>"):
+               max_frames=None, source="<stream>", on_frame=None):
     """Run every frame of ``frames`` (RGB uint8 [H, W, 3] iterable) through ``preprocess`` and
     ``step`` (a per-frame model: input -> scores [K]); every ``interval`` frames and at the end,
-    ``emit`` the smoothed top-``k``. Returns {'frames', 'top', 'scores' [n, K], 'preprocess_s', 'model_s'}.
+    ``emit`` the smoothed top-``k``; ``on_frame(frame, top, model_seconds)`` after each frame.
+    Returns {'frames', 'top', 'scores' [n, K], 'preprocess_s', 'model_s'}.
     """
     pre_s, model_s, all_scores = [], [], []
     top, n = [], 0
@@ -41,6 +42,8 @@ def run_stream(frames, preprocess, step, smoother, interval=8, k=5, class_names=
         all_scores.append(scores)
         n += 1
         top = top_k(smoother(scores), k)
+        if on_frame is not None:
+            on_frame(frame, top, t2 - t1)
         if interval and n % interval == 0:
             emit(format_top(n, top, class_names))
         if max_frames and n >= max_frames:

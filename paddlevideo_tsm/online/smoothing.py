@@ -3,6 +3,8 @@ from collections import deque
 
 import numpy as np
 
+from ..metrics.scores import softmax, topk_indices
+
 
 class ScoreSmoother:
     """Feed per-frame scores [K]; get the smoothed scores [K].
@@ -38,14 +40,8 @@ class ScoreSmoother:
         return self._state
 
 
-def softmax(scores):
-    """[K] logits -> probabilities [K]."""
-    e = np.exp(scores - np.max(scores))
-    return e / e.sum()
-
-
 def top_k(scores, k):
     """[K] scores -> list of (class index, softmax probability), best first."""
-    probs = softmax(np.asarray(scores, dtype=np.float64))
-    order = np.argsort(-probs, kind="stable")[:k]
+    probs = softmax(scores)
+    order = topk_indices(probs, k)
     return [(int(i), float(probs[i])) for i in order]

@@ -1,9 +1,9 @@
-"""Learning-rate schedules whose milestones are given in epochs and which step per iteration.
+"""Learning-rate schedules whose milestones are given in epochs and which step per optimizer step.
 
 ``OPTIMIZER.learning_rate`` keys (PaddleVideo's names): ``name`` PiecewiseDecay (``boundaries``
 in epochs, ``values``) or CosineAnnealingDecay (``learning_rate``, ``max_epoch``, ``eta_min``);
-``iter_step`` (True: the schedule moves every iteration, boundaries converted to iterations;
-False: once per epoch); ``warmup_epochs`` and ``warmup_start_lr`` for a linear warmup.
+``iter_step`` (True: the schedule moves at every optimizer step, boundaries converted to
+steps; False: once per epoch); ``warmup_epochs`` and ``warmup_start_lr`` for a linear warmup.
 """
 import bisect
 import math
@@ -11,19 +11,23 @@ import math
 from paddle.optimizer.lr import LRScheduler
 
 from ..errors import ConfigError
+from ..utils.config_schema import Either, Section, Tagged, Value, check
 
-SCHEDULES = ("PiecewiseDecay", "CosineAnnealingDecay")
-COMMON_KEYS = {"name", "iter_step", "warmup_epochs", "warmup_start_lr"}
-SCHEDULE_KEYS = {
-    "PiecewiseDecay": {"boundaries", "values"},
-    "CosineAnnealingDecay": {"learning_rate", "max_epoch", "eta_min"},
-}
+SCHEDULE_SCHEMA = Tagged("schedule", {
+    "PiecewiseDecay": Section({"boundaries": Value(list, items=Value(float, min=0)),
+                               "values": Value(list, items=Value(float, min=0))},
+                              required=("boundaries", "values")),
+    "CosineAnnealingDecay": Section({"learning_rate": Value(float, above=0), "max_epoch": Value(float, above=0),
+                                     "eta_min": Value(float, min=0)}, required=("learning_rate", "max_epoch")),
+}, common=Section({"iter_step": Value(bool), "warmup_epochs": Value(float, min=0),
+                   "warmup_start_lr": Value(float, min=0)}))
+LR_SCHEMA = Either(Value(float, above=0), SCHEDULE_SCHEMA)  # a constant lr, or a schedule
 
 
 class EpochSchedule(LRScheduler):
     """lr as a pure function of the step counter: ``fn(step)`` after ``warmup_steps`` linear steps.
 
-    ``by_iteration`` tells the trainer whether to call ``step()`` after every iteration
+    ``by_iteration`` tells the trainer whether to call ``step()`` after every optimizer step
     (True) or after every epoch (False). The warmup ends at ``fn(warmup_steps)``, so the
     main schedule keeps its absolute milestones.
     """
@@ -59,43 +63,48 @@ def cosine(base_lr, total, eta_min=0.0):
     return fn
 
 
-def _need(cfg, key, where):
-    if key not in cfg:
-        raise ConfigError(f"{where}: missing key '{key}' for {cfg.get('name')}")
-    return cfg[key]
+def scaled_rates(lr_cfg, scale=1.0):
+    """The learning rates of OPTIMIZER.learning_rate (a checked mapping or a float) times ``scale``:
+    {'values': [...]} (PiecewiseDecay), {'learning_rate', 'eta_min'} (CosineAnnealingDecay) or
+    {'learning_rate'} (a constant), plus 'warmup_start_lr' when the schedule warms up."""
+    if not isinstance(lr_cfg, dict):
+        return {"learning_rate": float(lr_cfg) * scale}
+    if lr_cfg["name"] == "PiecewiseDecay":
+        rates = {"values": [float(v) * scale for v in lr_cfg["values"]]}
+    else:
+        rates = {"learning_rate": float(lr_cfg["learning_rate"]) * scale,
+                 "eta_min": float(lr_cfg.get("eta_min", 0.0)) * scale}
+    if lr_cfg.get("warmup_epochs"):
+        rates["warmup_start_lr"] = float(lr_cfg.get("warmup_start_lr", 0.0)) * scale
+    return rates
 
 
-def build_lr(lr_cfg, iters_per_epoch, scale=1.0, where="OPTIMIZER.learning_rate"):
+def build_lr(lr_cfg, steps_per_epoch, scale=1.0, where="OPTIMIZER.learning_rate"):
     """OPTIMIZER.learning_rate mapping (or a float) -> EpochSchedule; every lr multiplied by ``scale``.
 
-    ``iters_per_epoch`` converts epoch milestones into steps when ``iter_step`` is true.
+    ``steps_per_epoch`` (optimizer steps) converts epoch milestones into steps when ``iter_step`` is true.
     """
-    if isinstance(lr_cfg, (int, float)) and not isinstance(lr_cfg, bool):
-        return EpochSchedule(lambda step: float(lr_cfg) * scale, by_iteration=True)
-    if not isinstance(lr_cfg, dict) or "name" not in lr_cfg:
-        raise ConfigError(f"{where}: expected a number or a mapping with 'name' (one of {', '.join(SCHEDULES)})")
+    if lr_cfg is None:
+        raise ConfigError(f"missing mandatory key '{where}'")
+    check(LR_SCHEMA, lr_cfg, where)
+    rates = scaled_rates(lr_cfg, scale)
+    if not isinstance(lr_cfg, dict):
+        return EpochSchedule(lambda step: rates["learning_rate"], by_iteration=True)
     name = lr_cfg["name"]
-    if name not in SCHEDULES:
-        raise ConfigError(f"{where}.name: unknown schedule '{name}'; known: {', '.join(SCHEDULES)}")
-    unknown = set(lr_cfg) - COMMON_KEYS - SCHEDULE_KEYS[name]
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} for {name}; it takes "
-                          f"{sorted(COMMON_KEYS | SCHEDULE_KEYS[name])}")
     by_iter = bool(lr_cfg.get("iter_step", True))
-    per_epoch = int(iters_per_epoch) if by_iter else 1
+    per_epoch = int(steps_per_epoch) if by_iter else 1
     if per_epoch < 1:
-        raise ConfigError(f"{where}: an epoch must have at least one iteration, got {iters_per_epoch}")
+        raise ConfigError(f"{where}: an epoch must have at least one optimizer step, got {steps_per_epoch}")
     if name == "PiecewiseDecay":
-        bounds, values = list(_need(lr_cfg, "boundaries", where)), list(_need(lr_cfg, "values", where))
-        if len(values) != len(bounds) + 1:
+        bounds = list(lr_cfg["boundaries"])
+        if len(rates["values"]) != len(bounds) + 1:
             raise ConfigError(f"{where}: PiecewiseDecay needs len(values) == len(boundaries) + 1, "
-                              f"got {len(values)} values for {len(bounds)} boundaries")
+                              f"got {len(rates['values'])} values for {len(bounds)} boundaries")
         if bounds != sorted(bounds):
             raise ConfigError(f"{where}.boundaries: must be increasing, got {bounds}")
-        fn = piecewise([round(b * per_epoch) for b in bounds], [float(v) * scale for v in values])
+        fn = piecewise([round(b * per_epoch) for b in bounds], rates["values"])
     else:
-        max_epoch = _need(lr_cfg, "max_epoch", where)
-        fn = cosine(float(_need(lr_cfg, "learning_rate", where)) * scale, max(1, round(max_epoch * per_epoch)),
-                    float(lr_cfg.get("eta_min", 0.0)) * scale)
+        max_epoch = lr_cfg["max_epoch"]
+        fn = cosine(rates["learning_rate"], max(1, round(max_epoch * per_epoch)), rates["eta_min"])
     warmup_steps = round(float(lr_cfg.get("warmup_epochs", 0)) * per_epoch)
-    return EpochSchedule(fn, warmup_steps, float(lr_cfg.get("warmup_start_lr", 0.0)) * scale, by_iter)
+    return EpochSchedule(fn, warmup_steps, rates.get("warmup_start_lr", 0.0), by_iter)

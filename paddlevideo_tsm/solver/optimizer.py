@@ -9,24 +9,31 @@ import paddle
 from paddle.regularizer import L2Decay
 
 from ..errors import ConfigError
+from ..utils.config_schema import Either, Section, Tagged, Value, check
+from .lr import LR_SCHEMA
 
-OPTIMIZERS = ("Momentum", "SGD", "AdamW")
-OPT_KEYS = {
-    "Momentum": {"momentum", "use_nesterov"},
-    "SGD": set(),
-    "AdamW": {"beta1", "beta2", "epsilon"},
-}
-COMMON_KEYS = {"name", "learning_rate", "weight_decay", "grad_clip", "lr_scale_by_batch"}
+WEIGHT_DECAY_SCHEMA = Either(Value(float, min=0), Section(
+    {"name": Value(str, choices=("L2", "L2Decay")), "value": Value(float, min=0)}, required=("name",)), null=True)
+GRAD_CLIP_SCHEMA = Section({"name": Value(str, choices=("ClipGradByGlobalNorm",)), "value": Value(float, above=0),
+                            "clip_norm": Value(float, above=0)}, required=("name",), null=True)
+LR_SCALE_SCHEMA = Section({"base_batch_size": Value(int, min=1)}, required=("base_batch_size",), null=True)
+# OPTIMIZER: name -> the keys of that optimizer, then the keys every optimizer takes
+OPTIMIZER_SCHEMA = Tagged("optimizer", {
+    "Momentum": Section({"momentum": Value(float, min=0), "use_nesterov": Value(bool)}),
+    "SGD": Section({}),
+    "AdamW": Section({"beta1": Value(float, min=0, max=1), "beta2": Value(float, min=0, max=1),
+                      "epsilon": Value(float, above=0)}),
+}, common=Section({"learning_rate": LR_SCHEMA, "weight_decay": WEIGHT_DECAY_SCHEMA, "grad_clip": GRAD_CLIP_SCHEMA,
+                   "lr_scale_by_batch": LR_SCALE_SCHEMA}))
 
 
 def build_weight_decay(cfg, where="OPTIMIZER.weight_decay"):
     """``{name: L2, value: 1e-4}`` or a number -> L2Decay (None when absent or 0)."""
     if cfg is None:
         return None
-    if isinstance(cfg, (int, float)) and not isinstance(cfg, bool):
+    check(WEIGHT_DECAY_SCHEMA, cfg, where)
+    if not isinstance(cfg, dict):
         return L2Decay(float(cfg)) if cfg else None
-    if not isinstance(cfg, dict) or cfg.get("name") not in ("L2", "L2Decay"):
-        raise ConfigError(f"{where}: expected {{name: L2, value: <coeff>}}, got {cfg!r}")
     value = cfg.get("value", 0.0)
     return L2Decay(float(value)) if value else None
 
@@ -35,11 +42,10 @@ def build_grad_clip(cfg, where="OPTIMIZER.grad_clip"):
     """``{name: ClipGradByGlobalNorm, value: 20}`` -> paddle.nn.ClipGradByGlobalNorm (None when absent)."""
     if cfg is None:
         return None
-    if not isinstance(cfg, dict) or cfg.get("name") != "ClipGradByGlobalNorm":
-        raise ConfigError(f"{where}: expected {{name: ClipGradByGlobalNorm, value: <max norm>}}, got {cfg!r}")
+    check(GRAD_CLIP_SCHEMA, cfg, where)
     norm = cfg.get("value", cfg.get("clip_norm"))
-    if not isinstance(norm, (int, float)) or norm <= 0:
-        raise ConfigError(f"{where}.value: must be a positive number, got {norm!r}")
+    if norm is None:
+        raise ConfigError(f"missing mandatory key '{where}.value'")
     return paddle.nn.ClipGradByGlobalNorm(clip_norm=float(norm))
 
 
@@ -48,10 +54,8 @@ def lr_batch_scale(opt_cfg, total_batch, where="OPTIMIZER.lr_scale_by_batch"):
     cfg = opt_cfg.get("lr_scale_by_batch")
     if not cfg:
         return 1.0
-    base = cfg.get("base_batch_size") if isinstance(cfg, dict) else None
-    if not isinstance(base, int) or base < 1:
-        raise ConfigError(f"{where}: expected {{base_batch_size: <positive int>}}, got {cfg!r}")
-    return float(total_batch) / base
+    check(LR_SCALE_SCHEMA, cfg, where)
+    return float(total_batch) / cfg["base_batch_size"]
 
 
 def _decay_coeff(param, default):
@@ -73,13 +77,8 @@ def trainable_summary(parameters, weight_decay):
 
 def build_optimizer(opt_cfg, lr_scheduler, parameters, where="OPTIMIZER"):
     """OPTIMIZER mapping + lr (scheduler or float) + model parameters -> paddle optimizer."""
-    name = opt_cfg.get("name")
-    if name not in OPTIMIZERS:
-        raise ConfigError(f"{where}.name: unknown optimizer {name!r}; known: {', '.join(OPTIMIZERS)}")
-    unknown = set(opt_cfg) - COMMON_KEYS - OPT_KEYS[name]
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} for {name}; it takes "
-                          f"{sorted(COMMON_KEYS | OPT_KEYS[name])}")
+    check(OPTIMIZER_SCHEMA, opt_cfg, where)
+    name = opt_cfg["name"]
     params = [p for p in parameters if not p.stop_gradient]
     decay = build_weight_decay(opt_cfg.get("weight_decay"), f"{where}.weight_decay")
     clip = build_grad_clip(opt_cfg.get("grad_clip"), f"{where}.grad_clip")

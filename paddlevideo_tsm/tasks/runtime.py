@@ -5,10 +5,49 @@ import random
 import numpy as np
 import paddle
 
-from ..utils import dist
 from ..errors import ConfigError
+from ..utils import dist
+from ..utils.config_schema import Value, signature_default
 from ..utils.logger import get_logger
 from ..utils.threads import resolve_cpu_threads, set_cpu_threads
+from .effective_batch import BATCH_KEYS
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The top-level keys of a config: what each takes (null = the default). Consumed here, in
+# train.py, test.py, main.py and effective_batch.py: search the key. PaddleVideo's keys this project ignores: IGNORED_KEYS.
+RUN_KEYS = {
+    "model_name": Value(str),
+    "epochs": Value(int, min=1),
+    "log_interval": Value(int, min=1),
+    "save_interval": Value(int, min=1),
+    "val_interval": Value(int, min=1),
+    "log_level": Value(str, choices=LOG_LEVELS, ignore_case=True, null=True),
+    "output_dir": Value(str, null=True),
+    "use_visualdl": Value(bool, null=True),
+    "seed": Value(int, min=0, null=True),
+    "cpu_threads": Value(int, min=1, null=True),
+    "max_bad_fraction": Value(float, min=0, max=1, null=True),
+    "amp": Value(bool, null=True),
+    "amp_level": Value(str, choices=("O1", "O2"), null=True),
+    "test_after_train": Value(bool, null=True),
+    **BATCH_KEYS,  # accum_steps, GRADIENT_ACCUMULATION
+}
+IGNORED_KEYS = {
+    "PRECISEBN": "precise BN statistics are not implemented",
+    "MIX": "mixup is not implemented",
+    "resume_epoch": "use --resume",
+    "to_static": "training runs in dynamic graph mode",
+    "use_npu": "CPU and GPU only", "use_xpu": "CPU and GPU only",
+}
+# DATASET keys besides its train/valid/test splits (batch_size(), train.py, test.py)
+DATASET_KEYS = {
+    "batch_size": Value(int, min=1),
+    "valid_batch_size": Value(int, min=1, null=True),
+    "test_batch_size": Value(int, min=1, null=True),
+    "num_workers": Value(int, min=0),
+}
+DATASET_IGNORED_KEYS = {"valid_num_workers": "num_workers serves every split",
+                        "test_num_workers": "num_workers serves every split"}
 
 
 def setup_runtime(cfg, seed=None):
@@ -43,7 +82,8 @@ def data_api():
 
 def dataset_section(cfg, split):
     """(DATASET.<split>, PIPELINE.<split>), or a ConfigError naming the missing key. The top-level
-    ``max_bad_fraction`` applies to every split that does not set its own."""
+    ``max_bad_fraction`` applies to every split that does not set its own; the list's labels are
+    checked against the model's num_classes."""
     ds = cfg.get("DATASET") or {}
     if not isinstance(ds.get(split), dict):
         raise ConfigError(f"{cfg.get('_path', '<config>')}: missing section 'DATASET.{split}'")
@@ -53,7 +93,24 @@ def dataset_section(cfg, split):
     split_cfg = dict(ds[split])
     if cfg.get("max_bad_fraction") is not None:
         split_cfg.setdefault("max_bad_fraction", cfg["max_bad_fraction"])
+    split_cfg.setdefault("num_classes", num_classes(cfg))  # the list's labels are checked against it
     return split_cfg, pipe
+
+
+def check_split_list(cfg, split):
+    """Read DATASET.<split>'s list file now (its lines and labels are checked): ListFileError or
+    ConfigError at start instead of when the split is first used."""
+    build_dataset, _ = data_api()
+    build_dataset(*dataset_section(cfg, split))
+
+
+def num_classes(cfg):
+    """MODEL.head.num_classes, else the head class's default (None when neither)."""
+    from ..modeling import HEADS
+
+    head = require(cfg, "MODEL").get("head") or {}
+    given = head.get("num_classes")
+    return given if given is not None else signature_default(HEADS, head.get("name"), "num_classes")
 
 
 def batch_size(cfg, split):

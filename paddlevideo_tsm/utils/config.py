@@ -1,27 +1,13 @@
-"""PaddleVideo-format YAML configs as attribute dicts, with ``-o KEY=VALUE`` overrides."""
+"""PaddleVideo-format YAML configs read into attribute dicts, with ``-o KEY=VALUE`` overrides.
+
+Reading only: the keys a config may have and their checks are paddlevideo_tsm/config.py, whose
+``get_config`` reads with ``read_config`` below and then checks.
+"""
 import os
 
 import yaml
 
 from ..errors import ConfigError
-
-SECTIONS = ("MODEL", "DATASET", "PIPELINE", "OPTIMIZER", "METRIC", "INFERENCE")
-# top-level scalar keys and the types they accept
-TOP_LEVEL = {
-    "model_name": str, "epochs": int, "log_interval": int, "save_interval": int,
-    "val_interval": int, "log_level": str, "output_dir": str, "use_visualdl": bool,
-    "seed": int, "cpu_threads": int, "max_bad_fraction": float, "resume_epoch": int,
-    "amp": bool, "amp_level": str, "GRADIENT_ACCUMULATION": dict, "PRECISEBN": dict,
-    "test_after_train": bool,
-}
-# (dotted key, type) that every config must have
-MANDATORY = (
-    ("model_name", str),
-    ("MODEL.framework", str),
-    ("MODEL.backbone.name", str),
-    ("MODEL.head.name", str),
-    ("DATASET.batch_size", int),
-)
 
 
 class AttrDict(dict):
@@ -49,31 +35,22 @@ def _to_attr(obj):
     return obj
 
 
-def _type_ok(value, typ):
-    if typ is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if typ is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, typ)
-
-
-def _lookup(cfg, dotted):
-    node = cfg
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise KeyError(dotted)
-        node = node[part]
-    return node
-
-
 def apply_override(cfg, override, path="<overrides>"):
     """Set ``A.B.C=value`` in ``cfg``; the value is parsed as YAML (``5`` is an int)."""
     if "=" not in override:
         raise ConfigError(f"{path}: override '{override}' is not KEY=VALUE")
     key, raw = override.split("=", 1)
     key = key.strip()
-    value = _to_attr(yaml.safe_load(raw)) if raw.strip() else ""
+    if not key:
+        raise ConfigError(f"{path}: override '{override}' has no key (KEY=VALUE)")
     parts = key.split(".")
+    if not all(p.strip() for p in parts):
+        raise ConfigError(f"{path}: override '{override}' has an empty key part")
+    try:
+        value = _to_attr(yaml.safe_load(raw)) if raw.strip() else ""
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: override '{override}': the value is not valid YAML "
+                          f"({getattr(e, 'problem', None) or type(e).__name__})") from None
     node = cfg
     for i, part in enumerate(parts[:-1]):
         if isinstance(node, list) and part.isdigit() and int(part) < len(node):
@@ -111,30 +88,9 @@ def _compatible(old, new):
     return True
 
 
-def validate_config(cfg, path="<config>"):
-    """Raise ConfigError (one line: file and key) on unknown sections, missing keys, wrong types."""
-    for key, value in cfg.items():
-        if key.isupper():
-            if key not in SECTIONS and key not in TOP_LEVEL:
-                raise ConfigError(f"{path}: unknown section '{key}'; known sections: {', '.join(SECTIONS)}")
-            if key in SECTIONS and not isinstance(value, dict):
-                raise ConfigError(f"{path}: section '{key}' must be a mapping, got {type(value).__name__}")
-        elif key in TOP_LEVEL and value is not None and not _type_ok(value, TOP_LEVEL[key]):
-            raise ConfigError(f"{path}: key '{key}' must be {TOP_LEVEL[key].__name__}, "
-                              f"got {type(value).__name__} ({value!r})")
-    for dotted, typ in MANDATORY:
-        try:
-            value = _lookup(cfg, dotted)
-        except KeyError:
-            raise ConfigError(f"{path}: missing mandatory key '{dotted}'") from None
-        if not _type_ok(value, typ):
-            raise ConfigError(f"{path}: key '{dotted}' must be {typ.__name__}, "
-                              f"got {type(value).__name__} ({value!r})")
-    return cfg
-
-
-def get_config(path, overrides=None, validate=True):
-    """Read the YAML file ``path``, apply ``overrides`` (list of 'A.B=v'), return an AttrDict."""
+def read_config(path, overrides=None):
+    """Read the YAML file ``path``, apply ``overrides`` (list of 'A.B=v') -> AttrDict; its
+    ``_path`` key is ``path`` (for messages). No key is checked here (paddlevideo_tsm.config)."""
     if not os.path.isfile(path):
         raise ConfigError(f"{path}: config file not found")
     with open(path) as f:
@@ -149,7 +105,5 @@ def get_config(path, overrides=None, validate=True):
     cfg = _to_attr(raw)
     for ov in overrides or []:
         apply_override(cfg, ov, path)
-    if validate:
-        validate_config(cfg, path)
     cfg["_path"] = path
     return cfg

@@ -1,4 +1,6 @@
 """Process-group helpers that also work in a single process (world size 1: no communication)."""
+import json
+
 import numpy as np
 import paddle
 import paddle.distributed as dist
@@ -41,6 +43,8 @@ def all_gather_rows(array):
     counts = []
     dist.all_gather(counts, paddle.to_tensor(np.array([array.shape[0]], dtype=np.int64)))
     counts = [int(c.numpy()[0]) for c in counts]
+    if max(counts) == 0:
+        return array
     padded = np.zeros((max(counts),) + array.shape[1:], dtype=array.dtype)
     padded[: array.shape[0]] = array
     parts = []
@@ -51,3 +55,17 @@ def all_gather_rows(array):
 def barrier():
     if dist.get_world_size() > 1:
         dist.barrier()
+
+
+def broadcast_json(obj):
+    """Rank 0's ``obj`` (JSON values; the other ranks' argument is ignored) on every rank."""
+    if dist.get_world_size() == 1:
+        return obj
+    mine = json.dumps(obj).encode("utf-8") if is_main() else b""
+    return json.loads(all_gather_rows(np.frombuffer(mine, dtype=np.uint8)).tobytes().decode("utf-8"))
+
+
+def ranks_where(flag):
+    """The ranks on which ``flag`` is true (every rank calls it), sorted."""
+    mine = np.array([rank()] if flag else [], dtype=np.int64)
+    return sorted(int(r) for r in all_gather_rows(mine))

@@ -1,5 +1,6 @@
 """Registered list-file datasets and ``build_dataset`` from a PaddleVideo DATASET split config."""
-from ...errors import ConfigError
+from ...errors import ConfigError, UserError
+from ...media import MEDIA_KINDS, decode_step
 from ..registry import DATASETS
 from .base import INVALID_LABEL, BaseDataset  # noqa: F401
 from .frame import FrameDataset  # noqa: F401
@@ -19,7 +20,13 @@ def build_dataset(dataset_cfg, pipeline_cfg, **extra):
         raise ConfigError(f"DATASET split config needs 'format' (one of: {known}), got {dict(dataset_cfg or {})}")
     cfg = {k: v for k, v in dataset_cfg.items() if k != "format"}
     cfg["name"] = dataset_cfg["format"]
+    kind = getattr(DATASETS.get(cfg["name"]), "list_kind", None) if cfg["name"] in DATASETS else None
+    if kind in MEDIA_KINDS and isinstance(pipeline_cfg, dict) and pipeline_cfg.get("decode") is not None:
+        # media.decode_step also picks the predictor's decoder; here another media kind's is an error
+        decode_step(kind, pipeline_cfg["decode"], where=f"DATASET format {cfg['name']}")
     try:
         return DATASETS.build(cfg, pipeline=build_pipeline(pipeline_cfg), **extra)
-    except (KeyError, TypeError) as exc:
+    except UserError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"DATASET format {dataset_cfg['format']}: {exc.args[0] if exc.args else exc}") from None

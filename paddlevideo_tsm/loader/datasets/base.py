@@ -2,6 +2,7 @@
 import numpy as np
 import paddle
 
+from ...utils.config_schema import Value
 from ...utils.logger import get_logger
 from ...errors import BadDataLimitError, DataError, one_line
 from ..bad_samples import LOAD_ERRORS, BadSampleLog, bad_fraction_message
@@ -33,6 +34,9 @@ class BaseDataset(paddle.io.Dataset):
     """
 
     list_kind = None  # 'frame' or 'video', set by subclasses
+    # ranges of config arguments, checked with the config at start (utils.config_schema.Component)
+    CONFIG_VALUES = {"num_clips": Value(int, min=1), "num_retries": Value(int, min=0),
+                     "max_bad_fraction": Value(float, min=0, max=1)}
 
     def __init__(self, file_path, pipeline, data_prefix=None, num_retries=5, test_mode=False,
                  num_clips=1, label_map=None, num_classes=None, max_bad_fraction=0.1, seed=None):
@@ -77,9 +81,11 @@ class BaseDataset(paddle.io.Dataset):
         results = self.make_results(index)
         results["clip_idx"] = clip_idx
         results["num_clips"] = num_clips
+        results["warnings"] = notes = []
         if rng is not None:
             results["rng"] = rng
         out = self.pipeline(results)
+        self._warn_once(notes)
         imgs = np.asarray(out["imgs"] if isinstance(out, dict) else out)
         if not with_label:
             return imgs
@@ -98,6 +104,12 @@ class BaseDataset(paddle.io.Dataset):
     def reset_bad_samples(self):
         """Start counting a new epoch (files already warned about are not warned about again)."""
         self._bad.reset()
+
+    def _warn_once(self, notes):
+        """Log each warning the pipeline gave (a damaged video) once per run, across all workers."""
+        for text in dict.fromkeys(notes):
+            if self._bad.warn_once(text):
+                get_logger().warning(text)
 
     def _record_bad(self, path, exc):
         reason = one_line(exc)
@@ -144,7 +156,11 @@ class BaseDataset(paddle.io.Dataset):
     def load_views(self, index):
         """All test views of entry ``index``: float32 [num_clips*crops, T, C, H, W]."""
         # the same stacking as tools/predict.py (loader/views.py)
-        return stack_views(self.pipeline, self.make_results(index), self.num_clips, self.sample_rng(index))
+        results = self.make_results(index)
+        results["warnings"] = notes = []
+        views = stack_views(self.pipeline, results, self.num_clips, self.sample_rng(index))
+        self._warn_once(notes)
+        return views
 
     def _test_item(self, index):
         entry = self.entries[index]

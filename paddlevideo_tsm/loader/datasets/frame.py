@@ -1,8 +1,7 @@
 """FrameDataset: folders of extracted frames listed as `frame_dir num_frames label`."""
+from ...media import FRAME_TEMPLATE
 from ..registry import DATASETS
 from .base import BaseDataset
-
-DEFAULT_SUFFIX = "img_{:05}.jpg"
 
 
 @DATASETS.register
@@ -12,7 +11,7 @@ class FrameDataset(BaseDataset):
     list_kind = "frame"
 
     def __init__(self, file_path, pipeline, data_prefix=None, num_retries=5, test_mode=False,
-                 num_clips=1, suffix=DEFAULT_SUFFIX, label_map=None, num_classes=None,
+                 num_clips=1, suffix=FRAME_TEMPLATE, label_map=None, num_classes=None,
                  max_bad_fraction=0.1, seed=None):
         super().__init__(file_path, pipeline, data_prefix=data_prefix, num_retries=num_retries,
                          test_mode=test_mode, num_clips=num_clips, label_map=label_map,

@@ -1,7 +1,9 @@
 """Build a pipeline from a PaddleVideo-style config and run its steps in order."""
-from ...errors import ConfigError
-from ...errors import DataError
+from ...errors import ConfigError, DataError
+from ...utils.config_schema import Component, Section
 from ..registry import PIPELINES
+
+PARTS = ("decode", "sample", "transform")  # the keys of a pipeline section, in the order they run
 
 
 class Compose:
@@ -33,10 +35,6 @@ def _build_step(name, kwargs, where):
     """Build the registered step ``name`` with ``kwargs``; ConfigError naming ``where`` on failure."""
     if not isinstance(name, str):
         raise ConfigError(f"{where}: a step name must be a string, got {name!r}")
-    if kwargs is None:
-        kwargs = {}
-    if not isinstance(kwargs, dict):
-        raise ConfigError(f"{where}: arguments of '{name}' must be a mapping, got {kwargs!r}")
     try:
         return PIPELINES.build(dict(kwargs, name=name))
     except (KeyError, TypeError, ValueError) as exc:
@@ -44,8 +42,8 @@ def _build_step(name, kwargs, where):
         raise ConfigError(f"{where}: {msg}") from None
 
 
-def _parse_entry(entry, where):
-    """A step entry is ``{name: X, **kwargs}`` or ``{X: kwargs-or-None}``; return (name, kwargs)."""
+def parse_step(entry, where):
+    """A step entry ``{name: X, **kwargs}`` or ``{X: kwargs-or-None}`` -> (X, kwargs dict)."""
     if not isinstance(entry, dict) or not entry:
         raise ConfigError(f"{where}: expected a mapping like {{Scale: {{short_size: 256}}}}, got {entry!r}")
     if "name" in entry:
@@ -53,7 +51,18 @@ def _parse_entry(entry, where):
     if len(entry) != 1:
         raise ConfigError(f"{where}: one transform per list item, got keys {sorted(entry)}")
     (name, kwargs), = entry.items()
-    return name, kwargs
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise ConfigError(f"{where}: arguments of '{name}' must be a mapping, got {kwargs!r}")
+    return name, dict(kwargs or {})
+
+
+def transform_steps(section, where="PIPELINE"):
+    """The ``transform`` list of pipeline section ``section`` (PIPELINE.<split>), either step form,
+    as [(name, kwargs dict)] in order ([] when absent); ConfigError naming ``where`` if malformed."""
+    transforms = (section or {}).get("transform") or []
+    if not isinstance(transforms, list):
+        raise ConfigError(f"{where}.transform: must be a list of transforms, got {type(transforms).__name__}")
+    return [parse_step(entry, f"{where}.transform[{i}]") for i, entry in enumerate(transforms)]
 
 
 def build_pipeline(cfg, where="PIPELINE"):
@@ -65,18 +74,40 @@ def build_pipeline(cfg, where="PIPELINE"):
         return Compose([])
     if not isinstance(cfg, dict):
         raise ConfigError(f"{where}: a pipeline must be a mapping with decode/sample/transform, got {cfg!r}")
-    unknown = set(cfg) - {"decode", "sample", "transform"}
+    unknown = set(cfg) - set(PARTS)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; a pipeline has decode, sample, transform")
     steps = []
-    for part in ("decode", "sample"):
+    for part in PARTS[:2]:  # decode, sample; then the transforms
         if cfg.get(part) is not None:
-            name, kwargs = _parse_entry(cfg[part], f"{where}.{part}")
+            name, kwargs = parse_step(cfg[part], f"{where}.{part}")
             steps.append(_build_step(name, kwargs, f"{where}.{part}"))
-    transforms = cfg.get("transform") or []
-    if not isinstance(transforms, list):
-        raise ConfigError(f"{where}.transform: must be a list of transforms, got {type(transforms).__name__}")
-    for i, entry in enumerate(transforms):
-        name, kwargs = _parse_entry(entry, f"{where}.transform[{i}]")
+    for i, (name, kwargs) in enumerate(transform_steps(cfg, where)):
         steps.append(_build_step(name, kwargs, f"{where}.transform[{i}]"))
     return Compose(steps)
+
+
+class TransformList:
+    """Schema node of a ``transform`` list: each step's arguments against its class's signature."""
+
+    null = True
+
+    def __init__(self, step):
+        self.step = step  # a config_schema.Component of PIPELINES
+
+    def check(self, value, key, walk):
+        if not isinstance(value, list):
+            raise walk.error(f"key '{key}' must be a list of transforms, got {type(value).__name__}")
+        for i, entry in enumerate(value):
+            where = f"{key}[{i}]"
+            try:
+                name, kwargs = parse_step(entry, where)
+            except ConfigError as exc:
+                raise walk.error(str(exc)) from None
+            self.step.check_args(name, kwargs, where if "name" in entry else f"{where}.{name}", walk,
+                                 name_at=where)
+
+
+# the schema of one PIPELINE.<split> section, for the config check at start (paddlevideo_tsm/config.py)
+SECTION_SCHEMA = Section({"decode": Component(PIPELINES, null=True), "sample": Component(PIPELINES, null=True),
+                          "transform": TransformList(Component(PIPELINES))}, null=True)

@@ -2,19 +2,20 @@
 
 A decoder sets ``results['format']`` ('frame' or 'video') and ``results['frames_len']``; for
 videos it also puts the open reader in ``results['frames']``. ``read_frames`` (called by the
-Sampler) then loads the chosen frame indices as RGB uint8 HxWx3 arrays.
+Sampler) then loads the chosen frame indices as RGB uint8 HxWx3 arrays. A decoder that finds
+something worth a warning (a damaged video) appends one line to ``results['warnings']`` when the
+caller collects them there (a list), else logs it.
 """
 import os
 import re
-import string
 
 import cv2
 import numpy as np
 
 from ...errors import DataError
+from ...media import FRAME_TEMPLATE, count_frames, damaged_video_note
+from ...utils.logger import get_logger
 from ..registry import PIPELINES
-
-DEFAULT_SUFFIX = "img_{:05}.jpg"
 
 
 def _first_line(exc, limit=160):
@@ -25,33 +26,20 @@ def _first_line(exc, limit=160):
     return line if len(line) <= limit else line[:limit - 3] + "..."
 
 
-def _suffix_regex(suffix):
-    """Regex matching the file names ``suffix.format(i)``; group 1 is the frame number i."""
-    parts = []
-    for literal, field, _spec, _conv in string.Formatter().parse(suffix):
-        parts.append(re.escape(literal))
-        if field is not None:
-            parts.append(r"(\d+)")
-    return re.compile("".join(parts) + r"\Z")
+def warn(results, text):
+    """Pass a one-line warning about this sample on: to ``results['warnings']`` when that is a list
+    (the caller collects, e.g. to warn once per file per run), else to the log."""
+    notes = results.get("warnings")
+    if isinstance(notes, list):
+        notes.append(text)
+    else:
+        get_logger().warning(text)
 
 
-def count_frames(folder, suffix=DEFAULT_SUFFIX):
-    """Number of frames ``suffix.format(1..n)`` in ``folder``; DataError if none or a gap."""
-    pattern = _suffix_regex(suffix)
-    numbers = set()
-    for name in os.listdir(folder):
-        m = pattern.match(name)
-        if m:
-            numbers.add(int(m.group(1)))
-    if not numbers:
-        raise DataError(f"{folder}: no frame files matching '{suffix}'")
-    n = len(numbers)
-    if max(numbers) != n or min(numbers) != 1:
-        # frames are addressed 1..n, so a gap would surface later as an unreadable frame
-        missing = min(set(range(1, max(numbers) + 1)) - numbers)
-        raise DataError(f"{os.path.join(folder, suffix.format(missing))}: frame file missing "
-                        f"(folder has {n} frames numbered up to {max(numbers)})")
-    return n
+def declared_frames(cap):
+    """Frame count that a video's header declares, from its open cv2.VideoCapture (0 when unknown)."""
+    n = cap.get(cv2.CAP_PROP_FRAME_COUNT) if cap.isOpened() else 0
+    return int(n) if 0 < n < 2 ** 31 else 0
 
 
 @PIPELINES.register
@@ -62,7 +50,7 @@ class FrameDecoder:
         folder = results["filename"]
         if not os.path.isdir(folder):
             raise DataError(f"{folder}: frame folder not found")
-        suffix = results.setdefault("suffix", DEFAULT_SUFFIX)
+        suffix = results.setdefault("suffix", FRAME_TEMPLATE)
         if results.get("frames_len") is None:
             results["frames_len"] = count_frames(folder, suffix)
         elif int(results["frames_len"]) <= 0:
@@ -84,7 +72,7 @@ class Cv2VideoReader:
         self._cap = cv2.VideoCapture(path)
         if not self._cap.isOpened():
             raise DataError(f"{path}: cannot open video (OpenCV)")
-        self._len = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self._len = declared_frames(self._cap)
         self._pos = 0
 
     def __len__(self):
@@ -99,7 +87,9 @@ class Cv2VideoReader:
         last = max(wanted)
         while self._pos <= last:
             if not cap.grab():
-                raise DataError(f"{self.path}: video ended at frame {self._pos}, frame {last} was requested")
+                note = damaged_video_note(self.path, self._len, self._pos)
+                raise DataError(f"{note}; frame {last} was requested" if note else
+                                f"{self.path}: video ended at frame {self._pos}, frame {last} was requested")
             if self._pos in wanted:
                 ok, bgr = cap.retrieve()
                 if not ok:
@@ -121,6 +111,12 @@ class VideoDecoder:
     backend 'decord' (default) seeks to the sampled frames; 'cv2' reads front to back up to the
     last sampled frame. mode, sampling_rate, num_seg, num_clips and target_fps are accepted so
     PaddleVideo configs load unchanged; the Sampler decides which frames are read.
+
+    A damaged video that decodes in part (a cut AVI: its header declares 40 frames, 20 decode):
+    decord counts the decodable frames, so the clip is sampled from those, with a warning naming
+    both counts (see the module docstring for where it goes). OpenCV takes its count from the
+    header, so the cv2 backend finds the damage only when a sampled frame lies past the decodable
+    part: then the sample fails with a DataError naming both counts.
     """
 
     BACKENDS = ("decord", "cv2")
@@ -152,6 +148,13 @@ class VideoDecoder:
             if isinstance(reader, Cv2VideoReader):
                 reader.close()
             raise DataError(f"{path}: video has no readable frames")
+        if self.backend == "decord":
+            cap = cv2.VideoCapture(path)  # decord counts the decodable frames; the header's count is OpenCV's
+            declared = declared_frames(cap)
+            cap.release()
+            note = damaged_video_note(path, declared, n)
+            if note:
+                warn(results, f"{note}; using those {n}")
         results["frames"] = reader
         results["frames_len"] = n
         results["format"] = "video"
@@ -161,7 +164,7 @@ class VideoDecoder:
 
 def _read_folder_frames(results, unique):
     folder = results["filename"]
-    suffix = results.get("suffix", DEFAULT_SUFFIX)
+    suffix = results.get("suffix", FRAME_TEMPLATE)
     out = []
     for i in unique:
         path = os.path.join(folder, suffix.format(int(i) + 1))

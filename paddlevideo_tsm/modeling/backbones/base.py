@@ -27,6 +27,12 @@ A subclass of ``TSMBackbone`` sets or overrides:
 - ``classifier_prefixes``: prefixes (inside the backbone) of a classifier it holds itself, e.g.
   MobileNetV2's ``('out.',)``: ``pretrained`` files load them only when their shapes fit (an
   ImageNet classifier is skipped), as the head's (default: none);
+- ``new_layer_prefixes``: prefixes (inside the backbone, ending in '.') of layers that a 2D
+  pretrained network does not have, such as non-local blocks: ``pretrained`` files load them when
+  they hold them, else they keep their initialisation (default: none);
+- ``freeze_bns(partial_bn, norm_eval)`` at the end of ``__init__`` when it has those options; the
+  trainer reads ``batch_stat_bns()`` (for SyncBN and the small-batch warning), so every backbone
+  gets ``MODEL.backbone.sync_bn`` without an argument of its own;
 - ``online_refusal``: None, or the reason the backbone cannot run frame by frame (a layer that
   mixes all T frames, such as a non-local block, needs future frames). Such a backbone should
   also refuse ``shift_mode: online`` when it is built.
@@ -41,6 +47,7 @@ k x k convs with padding (k - 1) // 2, a 3x3/2 max-pool with padding 1, strided 
 ceil-mode 2x2 average pools all give; online TSM computes its cache shapes from it.
 """
 import paddle.nn as nn
+from paddle.nn.layer.norm import _BatchNormBase
 
 from ..ops.shift_impls import channel_axis
 
@@ -81,6 +88,7 @@ class TSMBackbone(nn.Layer):
     stem_stride = 1
     online_refusal = None
     classifier_prefixes = ()
+    new_layer_prefixes = ()
 
     def __init__(self, num_seg, data_format="NCHW", pretrained=None):
         super().__init__()
@@ -113,10 +121,18 @@ class TSMBackbone(nn.Layer):
         """[(unit name, sublayer its shift precedes, '' = the whole unit)] for every shifting unit."""
         return [(name, unit.shift_target) for name, unit in self.units() if unit.shift is not None]
 
-    def freeze_bns(self, partial_bn=False, norm_eval=False):
+    def batch_stat_bns(self):
+        """The BatchNorm layers that normalise with the batch's statistics in training: all but those
+        ``freeze_bns`` keeps in eval mode (SyncBN converts these; they want enough clips per batch)."""
+        frozen = {id(bn) for bn in self._frozen_bns}
+        return [m for m in self.sublayers() if isinstance(m, _BatchNormBase) and id(m) not in frozen]
+
+    def freeze_bns(self, partial_bn=False, norm_eval=False, keep=()):
         """Call at the end of ``__init__``. partial_bn: every BN but the first keeps its running
-        statistics and stops learning; norm_eval: every BN keeps its running statistics."""
-        bns = [m for m in self.sublayers() if isinstance(m, nn.BatchNorm2D)]
+        statistics and stops learning; norm_eval: every BN keeps its running statistics. BNs in
+        ``keep`` (new layers, not pretrained) are left alone."""
+        kept = {id(bn) for bn in keep}
+        bns = [m for m in self.sublayers() if isinstance(m, nn.BatchNorm2D) and id(m) not in kept]
         self._frozen_bns = bns if norm_eval else (bns[1:] if partial_bn else [])
         if partial_bn:
             for bn in bns[1:]:

@@ -10,6 +10,7 @@ from ..ops import TemporalShift, resolve_shift_div
 from ..registry import BACKBONES
 from .base import ShiftUnit, TSMBackbone
 from .conv_bn import ConvBNLayer, apply_activation
+from .non_local import ONLINE_REFUSAL, NonLocal3D, check_non_local_cfg, non_local_marks
 
 # depth -> (block kind, blocks per stage)
 ARCHS = {
@@ -95,13 +96,17 @@ class ResNetTSM(TSMBackbone):
     shift_place residual|inplace; n_round (shift every n-th block of a stage); shift_direction paddle|pytorch;
     shift_mode offline|online; shift_impl (see ops); partial_bn (freeze all BN but the first);
     norm_eval (all BN in eval mode); base_channels (64 = standard width); stem '7x7' (conv 7x7/2 +
-    max-pool) or '3x3' (conv 3x3/2, no pool: for small inputs).
+    max-pool) or '3x3' (conv 3x3/2, no pool: for small inputs); non_local: one list of 0/1 per
+    stage, a 1 puts a NonLocal3D (``<block>_nonlocal``) after that block (mmaction2's non-local
+    TSM: ``[[0,0,0], [1,0,1,0], [1,0,1,0,1,0], [0,0,0]]``); non_local_cfg: its settings (mode,
+    reduction, sub_sample, use_scale; see non_local.py). Non-local blocks see the future frames of
+    a clip, so they refuse shift_mode online.
     """
 
     def __init__(self, depth=50, num_seg=8, data_format="NCHW", pretrained=None, shift_div=8,
                  shift_place="residual", n_round=1, shift_direction="paddle", shift_mode="offline",
                  shift_impl="auto", partial_bn=False, norm_eval=False, base_channels=64, stem="7x7",
-                 in_channels=3):
+                 in_channels=3, non_local=None, non_local_cfg=None):
         super().__init__(num_seg, data_format, pretrained)
         if depth not in ARCHS:
             raise ValueError(f"ResNetTSM depth must be one of {sorted(ARCHS)}, got {depth}")
@@ -115,12 +120,18 @@ class ResNetTSM(TSMBackbone):
         self.depth, self.shift_div, self.shift_mode = depth, shift_div, shift_mode
         kind, counts = ARCHS[depth]
         block_cls = BottleneckBlock if kind == "bottleneck" else BasicBlock
+        non_local_at = non_local_marks(non_local, counts)
+        non_local_cfg = check_non_local_cfg(non_local_cfg)
+        if any(map(any, non_local_at)):
+            if shift_mode == "online":
+                raise ValueError(f"shift_mode online is refused with non_local blocks: {ONLINE_REFUSAL}")
+            self.online_refusal = ONLINE_REFUSAL
 
         self.conv = ConvBNLayer(in_channels, base_channels, 7 if stem == "7x7" else 3, 2, act="relu",
                                 data_format=data_format)
         self.pool = nn.MaxPool2D(3, 2, 1, data_format=data_format) if stem == "7x7" else None
         self.stem_stride = 4 if stem == "7x7" else 2
-        self.block_names = []
+        self.unit_names = []  # the blocks, each followed by its non-local block if it has one
         in_c = base_channels
         for stage, i, channels, stride in stage_blocks(counts, base_channels):
             shift = None
@@ -128,10 +139,15 @@ class ResNetTSM(TSMBackbone):
                 shift = TemporalShift(num_seg, shift_div, data_format, shift_direction, shift_mode, shift_impl)
             name = block_name(depth, stage, i)
             self.add_sublayer(name, block_cls(in_c, channels, stride, data_format, shift, shift_place))
-            self.block_names.append(name)
+            self.unit_names.append(name)
             in_c = channels * block_cls.expansion
+            if non_local_at[stage][i]:
+                self.add_sublayer(name + "_nonlocal", NonLocal3D(in_c, num_seg, data_format, **non_local_cfg))
+                self.unit_names.append(name + "_nonlocal")
         self.out_channels = in_c
-        self.freeze_bns(partial_bn, norm_eval)
+        self.new_layer_prefixes = tuple(n + "." for n in self.unit_names if n.endswith("_nonlocal"))
+        # a non-local BN starts at zero (the block as identity): it must learn, whatever partial_bn says
+        self.freeze_bns(partial_bn, norm_eval, keep=[getattr(self, p[:-1]).bn for p in self.new_layer_prefixes])
 
     def forward_stem(self, x):
         x = self.conv(x)
@@ -140,4 +156,4 @@ class ResNetTSM(TSMBackbone):
         return x
 
     def units(self):
-        return [(name, getattr(self, name)) for name in self.block_names]
+        return [(name, getattr(self, name)) for name in self.unit_names]

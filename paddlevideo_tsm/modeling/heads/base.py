@@ -2,14 +2,8 @@
 import paddle
 import paddle.nn as nn
 
+from ...metrics.scores import topk_correct
 from ..registry import LOSSES
-
-
-def topk_accuracy(scores, labels, k):
-    """scores [N, K], labels [N] -> fraction of rows whose label is in the top min(k, K)."""
-    k = min(k, scores.shape[-1])
-    labels = paddle.reshape(labels, [-1, 1]).astype("int64")
-    return paddle.metric.accuracy(scores, labels, k=k)
 
 
 class BaseHead(nn.Layer):
@@ -22,13 +16,10 @@ class BaseHead(nn.Layer):
             loss_cfg.setdefault("ls_eps", ls_eps)
         self.loss_func = LOSSES.build(loss_cfg)
 
-    def loss(self, scores, labels, valid_mode=False):
-        """scores [N, K], labels [N] -> {'loss', 'top1', 'top5'} (top5 = top-min(5, K));
-        ``valid_mode``: plain cross-entropy (no label smoothing)."""
+    def loss(self, scores, labels):
+        """scores [N, K], labels [N] -> {'loss' (training loss, scalar tensor), 'top1', 'top5' (the
+        batch's accuracy as numpy floats; top5 = top-min(5, K))}."""
         labels = paddle.reshape(labels, [-1]).astype("int64")
-        if valid_mode:
-            loss = paddle.nn.functional.cross_entropy(scores, labels)
-        else:
-            loss = self.loss_func(scores, labels)
-        return {"loss": loss, "top1": topk_accuracy(scores, labels, 1),
-                "top5": topk_accuracy(scores, labels, 5)}
+        s, y = scores.numpy(), labels.numpy()
+        return {"loss": self.loss_func(scores, labels), "top1": topk_correct(s, y, 1).mean(),
+                "top5": topk_correct(s, y, 5).mean()}

@@ -1,6 +1,7 @@
 """Recognizer2D: a 2D backbone on the N*T frames of N clips, then a consensus head."""
 import paddle
 import paddle.nn as nn
+import paddle.nn.functional as F
 
 from ..registry import RECOGNIZERS
 
@@ -29,14 +30,17 @@ class Recognizer2D(nn.Layer):
         return self.head(self.backbone(frames), num_seg)
 
     def train_step(self, data_batch):
-        """[imgs, labels, ...] -> {'loss', 'top1', 'top5'} with the training loss."""
+        """[imgs, labels, ...] -> {'loss' (the head's training loss), 'top1', 'top5'} of the batch."""
         imgs, labels = data_batch[0], data_batch[1]
         return self.head.loss(self(imgs), labels)
 
     def val_step(self, data_batch):
-        """Like train_step, with plain cross-entropy (no label smoothing)."""
-        imgs, labels = data_batch[0], data_batch[1]
-        return self.head.loss(self(imgs), labels, valid_mode=True)
+        """[imgs [N, V, T, ...] or [N, T, ...], labels [N, 1] (>= 0), ...] -> {'scores' [N, K] (mean
+        over the V views), 'loss' [N] (plain cross-entropy per clip, no label smoothing)}."""
+        scores = self.test_step(data_batch)
+        scores = scores[:, 0] if scores.shape[1] == 1 else paddle.mean(scores, axis=1)
+        labels = paddle.reshape(data_batch[1], [-1]).astype("int64")
+        return {"scores": scores, "loss": paddle.reshape(F.cross_entropy(scores, labels, reduction="none"), [-1])}
 
     def test_step(self, data_batch):
         """imgs [N, V, T, ...] (V views: clips x crops) or [N, T, ...] -> per-view scores [N, V, K]."""
@@ -46,7 +50,3 @@ class Recognizer2D(nn.Layer):
         n, v = imgs.shape[0], imgs.shape[1]
         scores = self(paddle.reshape(imgs, [n * v] + list(imgs.shape[2:])))
         return paddle.reshape(scores, [n, v, -1])
-
-    def infer_step(self, data_batch):
-        """[imgs] -> scores [N, K], the exported graph's computation."""
-        return self(data_batch[0])
