@@ -18,7 +18,7 @@ from paddlevideo_tsm.modeling import build_model, load_checkpoint, load_pretrain
 from paddlevideo_tsm.modeling.backbones.mobilenet_v2_tsm import SETTINGS
 from paddlevideo_tsm.solver import build_lr
 from paddlevideo_tsm.solver.optimizer import build_weight_decay, trainable_summary
-from paddlevideo_tsm.utils import get_config
+from paddlevideo_tsm.config import get_config
 from paddlevideo_tsm.utils.config import _to_attr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -403,7 +403,7 @@ def test_train_and_val_steps_learn_and_smooth_labels():
             scores = m(x)
             val = m.val_step([x, y])
         logp = F.log_softmax(scores, -1).numpy()
-        assert float(val["loss"]) == pytest.approx(-logp[np.arange(4), y.numpy()].mean(), rel=1e-5)
+        np.testing.assert_allclose(val["loss"].numpy(), -logp[np.arange(4), y.numpy()], rtol=1e-5)
         smooth = m.head.loss(scores, y)["loss"]
         target = np.full((4, 4), 0.1 / 4) + 0.9 * np.eye(4)
         assert float(smooth) == pytest.approx(-(target * logp).sum(1).mean(), rel=1e-5)
@@ -434,17 +434,22 @@ def test_pptsm_configs_use_paddlevideos_components_and_schedule(name):
     # PaddleVideo's CustomWarmupCosineDecay, written out: cosine from cosine_base_lr over max_epoch
     # epochs, the first warmup_epochs a linear ramp from warmup_start_lr to the cosine there
     lr_cfg = cfg.OPTIMIZER.learning_rate
-    base, start = lr_cfg.learning_rate, lr_cfg.warmup_start_lr
+    assert lr_cfg.name == "CustomWarmupCosineDecay" and lr_cfg.iter_step
+    base, start = lr_cfg.cosine_base_lr, lr_cfg.warmup_start_lr
     warm, total = lr_cfg.warmup_epochs, lr_cfg.max_epoch
     assert (base, start) == ((0.02, 0.01) if "dense" in name else (0.01, 0.005)) and (warm, total) == (10, 80)
     iters = 7
     sched = build_lr(lr_cfg, iters)
+    same = build_lr({"name": "CosineAnnealingDecay", "learning_rate": base, "max_epoch": total,
+                     "warmup_epochs": warm, "warmup_start_lr": start}, iters)
 
     def pv(epoch):
         cosine = lambda e: base * (math.cos(math.pi * e / total) + 1) * 0.5  # noqa: E731
         return start + epoch * (cosine(warm) - start) / warm if epoch < warm else cosine(epoch)
     for step in (0, 1, 33, 69, 70, 71, 300, 559):
-        assert sched.lr_at(step) == pytest.approx(pv(step / iters), rel=1e-9)
+        assert sched.lr_at(step) == pytest.approx(pv(step / iters), rel=1e-9) == same.lr_at(step)
+    # scaled to the effective batch like every schedule (OPTIMIZER.lr_scale_by_batch)
+    assert build_lr(lr_cfg, iters, scale=0.5).lr_at(300) == pytest.approx(0.5 * pv(300 / iters), rel=1e-9)
 
 
 def test_mobilenet_v2_demo_twins_differ_only_in_the_shift():

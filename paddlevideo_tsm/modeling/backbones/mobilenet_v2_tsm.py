@@ -62,6 +62,8 @@ class PPTSM_MobileNetV2(TSMBackbone):  # noqa: N801  (PaddleVideo's component na
 
     stem_stride = 2
     classifier_prefixes = ("out.",)  # ImageNet-sized in pretrained files: loaded only when it fits
+    classes_arg = "class_num"
+    cam_layer = "conv9"  # the last per-frame feature map (1280 channels), before pool and classifier
 
     def __init__(self, class_num=400, scale=1.0, num_seg=8, data_format="NCHW", pretrained=None,
                  shift_div=None, shift_direction="paddle", shift_mode="offline", shift_impl="auto"):
