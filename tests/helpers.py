@@ -22,6 +22,19 @@ def tiny_model(seed=0, **kw):
     return build_model(model_cfg(**kw))
 
 
+def online_pair(cfg, seed=0):
+    """(clip-mode online Recognizer2D, per-frame OnlineRecognizer) of MODEL section ``cfg`` (its
+    backbone with shift_mode online), sharing random weights and BN statistics, in eval mode."""
+    from paddlevideo_tsm.online import build_online_model
+    paddle.seed(seed)
+    clip = build_model(cfg)
+    randomize_bn_stats(clip, seed)
+    clip.eval()
+    frame = build_online_model(cfg)
+    frame.recognizer.set_state_dict(clip.state_dict())
+    return clip, frame
+
+
 def randomize_bn_stats(model, seed=0):
     """Give every BatchNorm non-trivial running statistics so eval-mode tests exercise them."""
     rng = np.random.default_rng(seed)

@@ -69,3 +69,24 @@ def test_test_after_train_reads_the_test_list_at_start(tmp_path, capsys):
     assert rc == 2 and len(err) == 1, err
     assert err[0] == f"error: {tmp_path / 'test_frames.list'}:2: label 8 >= num_classes 8"
     assert "epoch:" not in captured.out and not (tmp_path / "out").exists()
+
+
+def test_a_classifying_backbone_gives_the_classes(tmp_path):
+    """PP-TSM MobileNetV2 has its classifier in the backbone (class_num) and a MoViNetHead without
+    num_classes: the labels are checked against class_num (before: not checked at all)."""
+    from paddlevideo_tsm.loader import build_dataset
+    from paddlevideo_tsm.modeling import build_model
+    from paddlevideo_tsm.modeling.recognizers import num_classes_of
+    from paddlevideo_tsm.tasks.runtime import dataset_section
+
+    cfg = lists(tmp_path, "train")
+    cfg["MODEL"] = {"framework": "Recognizer2D", "head": {"name": "MoViNetHead"},
+                    "backbone": {"name": "PPTSM_MobileNetV2", "num_seg": 4, "scale": 0.25, "class_num": 8}}
+    with pytest.raises(ListFileError, match=r"train_frames.list:2: label 8 >= num_classes 8$"):
+        build_dataset(*dataset_section(cfg, "train"))
+    assert num_classes_of(cfg["MODEL"]) == build_model(cfg["MODEL"]).num_classes == 8
+    del cfg["MODEL"]["backbone"]["class_num"]  # the backbone's default, 400 (Kinetics)
+    assert num_classes_of(cfg["MODEL"]) == build_model(cfg["MODEL"]).num_classes == 400
+    assert len(build_dataset(*dataset_section(cfg, "train"))) == 3
+    assert num_classes_of({"head": {"name": "TSMHead", "num_classes": 7},
+                           "backbone": {"name": "ResNetTSM"}}) == 7

@@ -7,6 +7,7 @@ import numpy as np
 import paddle
 import pytest
 
+import helpers
 from helpers import model_cfg, randomize_bn_stats, rel_diff, to_nhwc
 from paddlevideo_tsm.modeling import build_model, load_checkpoint
 from paddlevideo_tsm.online import build_online_model, export_online
@@ -24,14 +25,7 @@ MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 def online_pair(seed=0, **kw):
     """(clip-mode online Recognizer2D, per-frame OnlineRecognizer) sharing random weights + BN stats."""
-    cfg = model_cfg(num_seg=T, shift_mode="online", **kw)
-    paddle.seed(seed)
-    clip = build_model(cfg)
-    randomize_bn_stats(clip, seed)
-    clip.eval()
-    frame = build_online_model(cfg)
-    frame.recognizer.set_state_dict(clip.state_dict())
-    return clip, frame
+    return helpers.online_pair(model_cfg(num_seg=T, shift_mode="online", **kw), seed)
 
 
 def clip_input(n, size, data_format, seed=0):

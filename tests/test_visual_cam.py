@@ -5,7 +5,7 @@ import pytest
 
 from helpers import model_cfg, randomize_bn_stats, rel_diff, to_nhwc
 from paddlevideo_tsm.errors import ConfigError
-from paddlevideo_tsm.modeling import build_model
+from paddlevideo_tsm.modeling import BACKBONES, build_model
 from paddlevideo_tsm.visual.cam import default_layer, grad_cam, resolve_layer
 from paddlevideo_tsm.visual.heatmap import blend, grid, normalize, peaks, upsample
 from test_online import toy_recognizer
@@ -29,15 +29,19 @@ def random_clip(data_format="NCHW", seed=0, size=32):
     return (to_nhwc(x) if data_format == "NHWC" else x)[0]
 
 
-def cam_reference(model, clip, k):
+def cam_reference(model, clip, k, feats=None, weight=None):
     """At the backbone's output a TSMHead scores mean_t fc(mean_hw F[t]), so d score_k / d F[t, c, i, j]
     = W[c, k] / (T h w): Grad-CAM there is ReLU(sum_c W[c, k] F[t, c]) / (T h w), the class activation
-    map of Zhou et al., computed here from a plain forward pass."""
-    with paddle.no_grad():
-        feats = model.backbone(paddle.to_tensor(clip)).numpy()
+    map of Zhou et al., computed here from a plain forward pass. The same holds for any layer F
+    followed by a spatial mean, a linear classifier W and a mean over T (ppTSMHead averages over T
+    before its fc; MobileNetV2 after conv9): ``feats`` [T, C, h, w] (or NHWC) and ``weight`` [C, K]
+    give them (default: the backbone's output and the head's fc)."""
+    if feats is None:
+        with paddle.no_grad():
+            feats = model.backbone(paddle.to_tensor(clip)).numpy()
     if model.data_format == "NHWC":
         feats = feats.transpose(0, 3, 1, 2)
-    w = model.head.fc.weight.numpy()[:, k]  # paddle's Linear weight is [in, out]
+    w = (model.head.fc.weight.numpy() if weight is None else weight)[:, k]  # paddle's Linear weight is [in, out]
     t, _, h, ww = feats.shape
     return np.maximum(np.einsum("c,tchw->thw", w, feats), 0) / (t * h * ww)
 
@@ -93,23 +97,47 @@ def test_the_gradient_crosses_frames_through_the_shifts(mode, features_change, c
     assert np.array_equal(feats[0], feats2[0]) == (mode != "offline")  # online: the past is untouched
 
 
-@pytest.mark.parametrize("backbone,layer", [
-    ({"name": "MobileOneTSM", "arch": "s0"}, "backbone.stage4.1"),
+REGISTERED = [  # (backbone, head, default layer)
+    ({"name": "MobileOneTSM", "arch": "s0"}, "TSMHead", "backbone.stage4.1"),
     ({"name": "ResNetTSM", "depth": 18, "base_channels": 8, "stem": "3x3",
-      "non_local": [[0, 0], [1, 0], [1, 0], [0, 1]]}, "backbone.res5b_nonlocal"),
-])
-def test_registered_backbones(backbone, layer):
-    """Every registered TSMBackbone: MobileOne (units 'stage<i>.<j>') and a non-local ResNet (whose
-    non-local blocks mix all T frames; the last one is the default layer here)."""
+      "non_local": [[0, 0], [1, 0], [1, 0], [0, 1]]}, "TSMHead", "backbone.res5b_nonlocal"),
+    ({"name": "ResNetTweaksTSM", "depth": 18, "base_channels": 8}, "ppTSMHead", "backbone.res5b"),
+    ({"name": "PPTSM_MobileNetV2", "scale": 0.25, "class_num": 5}, "MoViNetHead", "backbone.conv9"),
+]
+
+
+def test_every_registered_backbone_is_tested():
+    assert {b["name"] for b, _, _ in REGISTERED} == set(BACKBONES)
+
+
+def mobilenet_v2_conv9(backbone, clip):
+    """PPTSM_MobileNetV2's last per-frame feature map (conv9's output) by running its pieces in turn."""
+    with paddle.no_grad():
+        x = backbone.forward_stem(paddle.to_tensor(clip))
+        for _, unit in backbone.units():
+            x = unit(x)
+        return backbone.conv9(x).numpy()
+
+
+@pytest.mark.parametrize("backbone,head,layer", REGISTERED)
+def test_registered_backbones(backbone, head, layer):
+    """Every registered TSMBackbone: MobileOne (units 'stage<i>.<j>'), a non-local ResNet (whose
+    non-local blocks mix all T frames; the last one is the default layer here), PP-TSM's ResNet-vd
+    (ppTSMHead) and MobileNetV2 (classifier inside the backbone; default layer its cam_layer conv9)."""
     paddle.seed(0)
-    model = build_model({"framework": "Recognizer2D", "backbone": dict(backbone, num_seg=T),
-                         "head": {"name": "TSMHead", "num_classes": 5}})
+    head_cfg = {"name": head} if head == "MoViNetHead" else {"name": head, "num_classes": 5}
+    model = build_model({"framework": "Recognizer2D", "backbone": dict(backbone, num_seg=T), "head": head_cfg})
     randomize_bn_stats(model, 0)
     model.eval()
     clip = random_clip(size=64)
     res = grad_cam(model, clip)
     assert res.layer == layer and res.maps.shape[0] == T and res.maps.max() > 0
-    assert rel_diff(res.maps, cam_reference(model, clip, res.target)) < 1e-4
+    if head == "MoViNetHead":
+        ref = cam_reference(model, clip, res.target, mobilenet_v2_conv9(model.backbone, clip),
+                            model.backbone.out.weight.numpy())
+    else:
+        ref = cam_reference(model, clip, res.target)
+    assert rel_diff(res.maps, ref) < 1e-4
 
 
 def test_any_tsm_backbone_and_named_layers():

@@ -94,7 +94,7 @@ def test_pretrained_without_prefix_skips_other_classifier(tmp_path, caplog):
             load_pretrained(dst2, full)
     finally:
         logger.propagate = False
-    assert "skipped 2 head tensors of another shape: head.fc.weight [128, 5] vs model [128, 8]" in caplog.text
+    assert "skipped 2 classifier tensors of another shape: head.fc.weight [128, 5] vs model [128, 8]" in caplog.text
     np.testing.assert_array_equal(dst2.head.fc.weight.numpy(), head_before)
 
     # same class count: the head loads too

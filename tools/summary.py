@@ -32,8 +32,9 @@ def count(model, shape):
 
 
 def summarize(cfg):
-    """cfg -> dict(params, macs, input_shape) for one clip at the INFERENCE size; with a
-    reparameterizable backbone in its training form also ``deploy``: dict(params, macs)."""
+    """cfg -> dict(params, macs, input_shape, backbone (a description), shift_div (as the backbone
+    resolved it)) for one clip at the INFERENCE size; with a reparameterizable backbone in its
+    training form also ``deploy``: dict(params, macs)."""
     from paddlevideo_tsm.inference.settings import inference_settings, input_shape
     from paddlevideo_tsm.modeling import build_model
 
@@ -43,7 +44,8 @@ def summarize(cfg):
     model.eval()
     shape = input_shape(*inference_settings(cfg), batch_size=1)
     params, macs = count(model, shape)
-    out = {"params": params, "macs": macs, "input_shape": shape, "backbone": _describe(model.backbone)}
+    out = {"params": params, "macs": macs, "input_shape": shape, "backbone": _describe(model.backbone),
+           "shift_div": getattr(model.backbone, "shift_div", model_cfg.backbone.get("shift_div"))}
     if hasattr(model.backbone, "switch_to_deploy") and not model.backbone.deploy:
         model.backbone.switch_to_deploy()
         deploy_params, deploy_macs = count(model, shape)
@@ -52,11 +54,12 @@ def summarize(cfg):
 
 
 def _describe(backbone):
-    """'ResNetTSM depth 50' / 'MobileOneTSM arch s4', plus the number of non-local blocks."""
+    """'ResNetTSM depth 50' / 'MobileOneTSM arch s4' / 'PPTSM_MobileNetV2 scale 0.25', plus the
+    number of non-local blocks."""
     from paddlevideo_tsm.modeling.backbones.non_local import NonLocal3D
 
     text = type(backbone).__name__
-    for attr in ("depth", "arch"):
+    for attr in ("depth", "arch", "scale"):
         if hasattr(backbone, attr):
             text += f" {attr} {getattr(backbone, attr)}"
     n = sum(isinstance(unit, NonLocal3D) for _, unit in backbone.units())
@@ -72,7 +75,7 @@ def main(argv=None):
         from paddlevideo_tsm.config import get_config
         cfg = get_config(args.config, args.override)
         s = summarize(cfg)
-        print(f"model: {cfg.model_name} ({s['backbone']}, shift_div {cfg.MODEL.backbone.get('shift_div', 8)})")
+        print(f"model: {cfg.model_name} ({s['backbone']}, shift_div {s['shift_div']})")
         print(f"input per clip: {s['input_shape']}")
         form = " (training form, multi-branch)" if "deploy" in s else ""
         print(f"trainable parameters{form}: {s['params']:,} ({s['params'] / 1e6:.2f} M)")

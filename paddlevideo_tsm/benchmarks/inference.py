@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import cli_args
 from .low_precision import add_precision_args
+from .model_configs import add_backbone_arg, model_section
 
 SHARED_VIDEOS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                              os.pardir, "shared", "data", "videos")
@@ -30,15 +31,16 @@ LOW_PRECISION_ENGINES = {"paddle_onednn": ("bf16", "int8"), "onnxruntime": ("int
 
 def add_arguments(parser):
     a = parser.add_argument
-    cli_args.add_config_args(parser, required=False)  # without -c: a ResNet TSM from --depth/--size/--num_seg
+    cli_args.add_config_args(parser, required=False)  # without -c: a --backbone TSM from --depth/--size/--num_seg
     from .model import DEPTHS
 
     positive = cli_args.int_at_least(1)
     a("--weights", default=None, help=".pdparams to load (default: random init)")
+    add_backbone_arg(parser)
     a("--depth", type=int, choices=DEPTHS, default=50)
     a("--size", type=positive, default=224, help="input height = width")
     a("--num_seg", type=positive, default=8)
-    a("--base_channels", type=positive, default=64)
+    a("--base_channels", type=positive, default=64, help="ResNet width (64 = standard)")
     a("--num_classes", type=positive, default=400)
     a("--shift_impl", default=None, help="MODEL.backbone.shift_impl to export (default: the config's)")
     a("--batches", type=cli_args.comma_list(positive), default="1,8", help="comma list of clips per run")
@@ -53,17 +55,13 @@ def add_arguments(parser):
     a("--json", default=None, help="also write the results to this JSON file")
 
 
-def synthetic_config(depth, size, num_seg, base_channels=64, num_classes=400):
+def synthetic_config(depth, size, num_seg, base_channels=64, num_classes=400, backbone="ResNetTSM"):
     """A TSM config like configs/tsm_k400_videos.yaml (Scale 256/224-ratio + CenterCrop test pipeline)."""
-    width = 512 if depth in (18, 34) else 2048
     scale = int(round(size * 256 / 224))
     return {
-        "model_name": f"tsm_r{depth}_{num_seg}x{size}",
-        "MODEL": {"framework": "Recognizer2D",
-                  "backbone": {"name": "ResNetTSM", "depth": depth, "num_seg": num_seg,
-                               "base_channels": base_channels, "pretrained": None},
-                  "head": {"name": "TSMHead", "num_classes": num_classes,
-                           "in_channels": width * base_channels // 64}},
+        "model_name": f"{backbone}_{depth}_{num_seg}x{size}",
+        "MODEL": model_section(backbone, depth, num_seg, num_classes=num_classes, base_channels=base_channels,
+                               pretrained=None),
         "DATASET": {"batch_size": 1, "test": {"num_clips": 1}},
         "PIPELINE": {"test": {
             "decode": {"name": "VideoDecoder", "backend": "decord"},
@@ -226,7 +224,8 @@ def run(args):
     if args.config:
         cfg = get_config(args.config, args.override)
     else:
-        cfg = synthetic_config(args.depth, args.size, args.num_seg, args.base_channels, args.num_classes)
+        cfg = synthetic_config(args.depth, args.size, args.num_seg, args.base_channels, args.num_classes,
+                               args.backbone)
     if args.shift_impl:
         cfg["MODEL"]["backbone"]["shift_impl"] = args.shift_impl
     batches, engines = args.batches, args.engines

@@ -19,6 +19,7 @@ import time
 
 from .. import cli_args
 from .low_precision import add_precision_args
+from .model_configs import add_backbone_arg, describe, model_section
 
 PATHS = ("eval", "train", "infer", "onnx")
 DEPTHS = (18, 34, 50, 101, 152)
@@ -28,6 +29,7 @@ def add_arguments(parser):
     from ..modeling.ops.temporal_shift import IMPLS
 
     positive = cli_args.int_at_least(1)
+    add_backbone_arg(parser)
     parser.add_argument("--depth", type=int, choices=DEPTHS, default=50, help="ResNet depth")
     parser.add_argument("--size", type=positive, default=224, help="input height = width in pixels")
     parser.add_argument("--num_seg", type=positive, default=8, help="frames per clip (T)")
@@ -44,15 +46,6 @@ def add_arguments(parser):
     parser.add_argument("--num_classes", type=positive, default=400)
     add_precision_args(parser)
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
-
-
-def model_cfg(depth, num_seg, shift_div, impl, num_classes):
-    """MODEL section of a ResNet TSM (shift_div 0: its TSN twin) with shift_impl ``impl``."""
-    in_channels = 512 if depth in (18, 34) else 2048
-    return {"framework": "Recognizer2D",
-            "backbone": {"name": "ResNetTSM", "depth": depth, "num_seg": num_seg,
-                         "shift_div": shift_div, "shift_impl": impl},
-            "head": {"name": "TSMHead", "num_classes": num_classes, "in_channels": in_channels}}
 
 
 def _median_times(fns, repeat, warmup):
@@ -100,9 +93,10 @@ def _train_fn(model, x, labels):
 
 
 def variants(impls):
-    """{name: (shift_div, shift_impl)}: the TSN twin, then TSM with each of ``impls``."""
+    """{name: (shift_div, shift_impl)}: the TSN twin, then TSM (the backbone's own shift_div) with
+    each of ``impls``."""
     out = {"TSN": (0, "auto")}
-    out.update({f"TSM[{impl}]": (8, impl) for impl in impls})
+    out.update({f"TSM[{impl}]": (None, impl) for impl in impls})
     return out
 
 
@@ -211,7 +205,7 @@ def run(args):
     core.set_num_threads(args.threads)
     print(f"threads: {args.threads} (paddle.base.core.set_num_threads; predictor: "
           f"set_cpu_math_library_num_threads; os cores {os.cpu_count()})")
-    print(f"model: ResNet-{args.depth} TSM vs TSN twin, input {args.batch}x{args.num_seg}x3x"
+    print(f"model: {describe(args.backbone, args.depth)} TSM vs TSN twin, input {args.batch}x{args.num_seg}x3x"
           f"{args.size}x{args.size}, repeat {args.repeat} (median), warm-up {args.warmup}, "
           f"exports with a {'dynamic' if args.dynamic_batch else 'fixed'} batch")
     print(f"{cpu_summary()}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} at the start")
@@ -226,9 +220,9 @@ def run(args):
     def fresh(name):
         paddle.seed(0)
         shift_div, impl = models[name]
-        return build_model(model_cfg(args.depth, args.num_seg, shift_div, impl, args.num_classes))
+        return build_model(model_section(args.backbone, args.depth, args.num_seg, shift_div, impl, args.num_classes))
 
-    results = {"threads": args.threads, "depth": args.depth, "size": args.size,
+    results = {"threads": args.threads, "backbone": args.backbone, "depth": args.depth, "size": args.size,
                "num_seg": args.num_seg, "batch": args.batch, "dynamic_batch": args.dynamic_batch,
                "cpu": cpu_summary(), "precisions": args.precisions, "paths": {}}
     for path in paths:

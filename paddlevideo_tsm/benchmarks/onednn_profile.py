@@ -19,6 +19,7 @@ from collections import defaultdict
 
 from .. import cli_args
 from .low_precision import BENCH_PRECISIONS
+from .model_configs import add_backbone_arg
 
 _CHILD = r"""
 import json, sys, time
@@ -40,6 +41,7 @@ def add_arguments(parser):
     from .model import DEPTHS
 
     positive = cli_args.int_at_least(1)
+    add_backbone_arg(parser)
     parser.add_argument("--depth", type=int, choices=DEPTHS, default=50)
     parser.add_argument("--size", type=positive, default=224)
     parser.add_argument("--num_seg", type=positive, default=8)
@@ -93,7 +95,8 @@ def run(args):
     from ..inference.export import INPUT_NAME
     from ..modeling import build_model
     from .low_precision import clip_model_feeds, int8_model, unavailable
-    from .model import export_variant, model_cfg, variant_dir, variants
+    from .model import export_variant, variant_dir, variants
+    from .model_configs import describe, model_section
 
     reason = unavailable(args.precision)
     if reason:
@@ -103,7 +106,7 @@ def run(args):
     with tempfile.TemporaryDirectory() as tmp:
         for name, (shift_div, impl) in variants(args.impls).items():
             paddle.seed(0)
-            model = build_model(model_cfg(args.depth, args.num_seg, shift_div, impl, 400))
+            model = build_model(model_section(args.backbone, args.depth, args.num_seg, shift_div, impl))
             model_file, params_file = export_variant(model, variant_dir(tmp, name), shape, dynamic_batch=False)
             if args.precision == "int8":
                 model_file, params_file = int8_model(model_file, params_file,
@@ -112,7 +115,7 @@ def run(args):
     kinds = sorted({k for prims, _ in table.values() for k in prims},
                    key=lambda k: -max(p.get(k, (0, 0.0))[1] for p, _ in table.values()))
     names = list(table)
-    print(f"ResNet-{args.depth} {args.batch}x{args.num_seg}x{args.size} {args.precision}, {args.threads} threads, "
+    print(f"{describe(args.backbone, args.depth)} {args.batch}x{args.num_seg}x{args.size} {args.precision}, {args.threads} threads, "
           f"ONEDNN_VERBOSE (ms in the last of {args.runs} runs; count in brackets)")
     print(f"{'primitive':14s}" + "".join(f"{n:>22s}" for n in names))
     for kind in kinds:

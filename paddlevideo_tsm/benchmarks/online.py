@@ -16,12 +16,14 @@ import numpy as np
 
 from .. import cli_args
 from .low_precision import add_precision_args
+from .model_configs import add_backbone_arg, describe, model_section
 
 
 def add_arguments(parser):
     from .model import DEPTHS
 
     positive = cli_args.int_at_least(1)
+    add_backbone_arg(parser)
     parser.add_argument("--depth", type=int, choices=DEPTHS, default=50, help="ResNet depth")
     parser.add_argument("--size", type=positive, default=224, help="frame height = width in pixels")
     parser.add_argument("--threads", type=positive, default=None, help="CPU math threads (default: all)")
@@ -33,12 +35,8 @@ def add_arguments(parser):
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
 
 
-def _cfg(depth, size, shift_div, num_classes):
-    return {"MODEL": {"framework": "Recognizer2D",
-                      "backbone": {"name": "ResNetTSM", "depth": depth, "num_seg": 8, "shift_div": shift_div,
-                                   "shift_mode": "online"},
-                      "head": {"name": "TSMHead", "num_classes": num_classes,
-                               "in_channels": 512 if depth in (18, 34) else 2048}},
+def _cfg(backbone, depth, size, shift_div, num_classes):
+    return {"MODEL": model_section(backbone, depth, 8, shift_div, num_classes=num_classes, shift_mode="online"),
             "INFERENCE": {"target_size": size}}
 
 
@@ -63,8 +61,8 @@ def _predictors(args, threads, tmp):
         else:
             precisions.append(precision)
     predictors = {}
-    for name, shift_div in (("online_tsm", 8), ("tsn_frame", 0)):
-        meta = export_online(_cfg(args.depth, args.size, shift_div, args.num_classes), None, tmp, name)
+    for name, shift_div in (("online_tsm", None), ("tsn_frame", 0)):  # None: the backbone's own shift_div
+        meta = export_online(_cfg(args.backbone, args.depth, args.size, shift_div, args.num_classes), None, tmp, name)
         files = {"fp32": (meta["model_file"], meta["params_file"])}
         if "int8" in precisions:
             clips = random_clips([8] + meta["inputs"][0][1][1:], args.calib_clips)
@@ -93,12 +91,12 @@ def run(args):
             if i >= args.warmup:
                 times[name].append(time.perf_counter() - start)
                 cpu_times[name].append(time.process_time() - start_cpu)
-    result = {"depth": args.depth, "size": args.size, "threads": threads, "mkldnn": args.enable_mkldnn,
+    result = {"backbone": args.backbone, "depth": args.depth, "size": args.size, "threads": threads, "mkldnn": args.enable_mkldnn,
               "frames": args.frames, "load_avg_1min": os.getloadavg()[0], "cpu": cpu_summary()}
     print(result["cpu"])
     for name, ts in times.items():
         result[name] = _summary(ts, cpu_times[name])
-        print(f"{name:15s} ResNet-{args.depth} {args.size}px: median {result[name]['median_ms']:.1f} ms, "
+        print(f"{name:15s} {describe(args.backbone, args.depth)} {args.size}px: median {result[name]['median_ms']:.1f} ms, "
               f"p95 {result[name]['p95_ms']:.1f} ms per frame (process CPU median "
               f"{result[name]['cpu_median_ms']:.1f} ms)")
     for precision in precisions:

@@ -15,10 +15,12 @@ import resource
 import time
 
 from ..utils import threads as _threads  # noqa: F401  (reads the env before paddle)
+from .model_configs import add_backbone_arg, describe, model_section
 
 
 def add_arguments(parser):
     p = parser
+    add_backbone_arg(p)
     p.add_argument("--threads", type=int, help="math library threads (default: as main.py: every usable core)")
     p.add_argument("--steps", type=int, default=3, help="timed steps (of each variant) after one warm-up step")
     p.add_argument("--depth", type=int, default=50)
@@ -39,11 +41,7 @@ def build(args, cpu_conv):
     from ..solver import build_lr, build_optimizer
 
     paddle.seed(0)
-    in_ch = 2048 if args.depth >= 50 else 512
-    model = build_model({"framework": "Recognizer2D",
-                         "backbone": {"name": "ResNetTSM", "depth": args.depth, "num_seg": args.num_seg,
-                                      "data_format": args.data_format},
-                         "head": {"name": "TSMHead", "num_classes": 400, "in_channels": in_ch}})
+    model = build_model(model_section(args.backbone, args.depth, args.num_seg, data_format=args.data_format))
     route_convs(model, cpu_conv)
     model.train()
     opt_cfg = {"name": "Momentum", "momentum": 0.9, "weight_decay": {"name": "L2", "value": 1e-4},
@@ -98,7 +96,7 @@ def run(args):
         timed, timed_cpu = wall[v][1:], cpu[v][1:]
         vs = "" if v == base else (f"; against {base}: x{np.mean(wall[base][1:]) / np.mean(timed):.2f} wall, "
                                    f"x{np.mean(cpu[base][1:]) / np.mean(timed_cpu):.2f} CPU")
-        print(f"TSM-R{args.depth} {args.data_format} batch {args.batch} x {args.num_seg} x {args.size} cpu_conv={v}: "
+        print(f"TSM {describe(args.backbone, args.depth)} {args.data_format} batch {args.batch} x {args.num_seg} x {args.size} cpu_conv={v}: "
               f"threads {threads} ({source}); warm-up {wall[v][0]:.2f} s; per step "
               f"mean {np.mean(timed):.2f} s, min {np.min(timed):.2f} s over {len(timed)} (process CPU time "
               f"{np.mean(timed_cpu):.2f} s per step: on a busy machine wall time overstates){vs}; "

@@ -66,10 +66,12 @@ def run(args):
 
 def shift_message(backbone, fixed_batch):
     """One line: which temporal shift implementation the exported graph contains, and why."""
+    from ..modeling.ops import resolve_shift_div
     from ..modeling.ops.temporal_shift import resolved_impl
 
     impl = backbone.get("shift_impl", "auto")
-    runs = resolved_impl(impl, backbone.get("shift_div", 8), backbone.get("shift_direction", "paddle"),
+    shift_div = resolve_shift_div(backbone.get("shift_div", 8), backbone.get("num_seg", 8))
+    runs = resolved_impl(impl, shift_div, backbone.get("shift_direction", "paddle"),
                          backbone.get("shift_mode", "offline"), dynamic=False, fixed_batch=fixed_batch,
                          data_format=backbone.get("data_format", "NCHW"))
     if runs is None:

@@ -181,6 +181,7 @@ class _Run:
 def run(args):
     """Predict every input of ``args``; returns the exit code (0 ok, 1 some input failed, 2 setup error)."""
     from ..config import get_config
+    from ..modeling.recognizers import num_classes_of
     from .export import inference_settings, input_shape
     from .inputs import expand_inputs
     from .preprocess import Preprocessor, num_test_clips, views_per_video
@@ -191,8 +192,7 @@ def run(args):
     expected = input_shape(num_seg, img_size, data_format)
     preprocess = Preprocessor(cfg.get("PIPELINE", {}).get("test"), num_test_clips(cfg))
     predictor = build_predictor(args, num_seg, expected, data_format, views_per_video(cfg))
-    names = _label_names(args, predictor.num_classes or cfg["MODEL"]["head"].get("num_classes"),
-                         predictor.model_file)
+    names = _label_names(args, predictor.num_classes or num_classes_of(cfg["MODEL"]), predictor.model_file)
     if not os.path.exists(args.input_file):
         raise InferenceError(f"{args.input_file}: input file not found")
     items = expand_inputs(args.input_file)

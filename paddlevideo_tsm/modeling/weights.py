@@ -61,14 +61,17 @@ def load_checkpoint(model, path):
     return load_state_strict(model, read_state_dict(path), path)
 
 
-def load_pretrained(model, path, backbone_prefix="backbone.", head_prefix="head.", new_layers=()):
+def load_pretrained(model, path, backbone_prefix="backbone.", head_prefix="head.", backbone_classifiers=(),
+                    new_layers=()):
     """Initialise a recognizer from ``path``: backbone keys with or without ``backbone.``.
 
     Every backbone tensor must be present with the right shape (else CheckpointError), except
     those under ``new_layers`` (prefixes inside the backbone: layers a 2D network does not have,
-    e.g. non-local blocks), which load when present and else keep their initialisation. Head
-    tensors load when their shapes fit; a classifier of another size is skipped with a warning.
-    Keys the model does not have (e.g. an ImageNet fc) are ignored and counted in the log.
+    e.g. non-local blocks), which load when present and else keep their initialisation. Classifier
+    tensors - the head's, and those under ``backbone_classifiers`` (prefixes inside the backbone,
+    e.g. MobileNetV2's ``out.``) - load when their shapes fit; a classifier of another size is
+    skipped with a warning. Keys the model does not have (e.g. an ImageNet fc) are ignored. The
+    log line counts what matched. Returns the number of tensors loaded.
     """
     logger = get_logger()
     state = read_state_dict(path)
@@ -81,31 +84,34 @@ def load_pretrained(model, path, backbone_prefix="backbone.", head_prefix="head.
             renamed[backbone_prefix + k] = v
         else:
             renamed[k] = v
+    optional = (head_prefix,) + tuple(backbone_prefix + p for p in backbone_classifiers)
     new = tuple(backbone_prefix + p for p in new_layers)
-    backbone_keys = [k for k in model_state if k.startswith(backbone_prefix)
-                     and (not k.startswith(new) or k in renamed)]
+    required = [k for k in model_state if k.startswith(backbone_prefix) and not k.startswith(optional)
+                and (not k.startswith(new) or k in renamed)]
     fresh = sum(1 for k in model_state if k.startswith(new) and k not in renamed)
-    missing, _, mismatched = fit_report({k: model_state[k] for k in backbone_keys}, renamed)
+    missing, _, mismatched = fit_report({k: model_state[k] for k in required}, renamed)
     if missing or mismatched:
         parts = [f"{len(x)} {w}: {_short(x)}" for w, x in (("missing", missing), ("shape mismatch", mismatched)) if x]
         raise CheckpointError(f"{path}: pretrained backbone does not fit the model; " + "; ".join(parts))
-    to_load = {k: renamed[k] for k in backbone_keys}
+    to_load = {k: renamed[k] for k in required}
+    classifier = [k for k in model_state if k.startswith(optional)]
     skipped = []
-    for k in model_state:
-        if k.startswith(head_prefix) and k in renamed:
+    for k in classifier:
+        if k in renamed:
             if _shape(renamed[k]) == _shape(model_state[k]):
                 to_load[k] = renamed[k]
             else:
                 skipped.append(f"{k} {_shape(renamed[k])} vs model {_shape(model_state[k])}")
     if skipped:
-        logger.warning(f"{path}: skipped {len(skipped)} head tensors of another shape: {_short(skipped)}")
+        logger.warning(f"{path}: skipped {len(skipped)} classifier tensors of another shape: {_short(skipped)}")
     ignored = [k for k in renamed if k not in model_state]
     with warnings.catch_warnings():
         # paddle warns once per tensor left at its initial value (the skipped head): logged above
         warnings.simplefilter("ignore")
         model.set_state_dict(to_load)
-    logger.info(f"loaded {len(to_load)} tensors from {path}"
-                + (f" ({len(ignored)} tensors not in the model ignored)" if ignored else "")
+    logger.info(f"loaded {len(to_load)} tensors from {path}: backbone {len(required)} of {len(required) + fresh}, "
+                f"classifier {len(to_load) - len(required)} of {len(classifier)}"
+                + (f"; {len(ignored)} tensors not in the model ignored" if ignored else "")
                 + (f"; {fresh} tensors of new layers ({_short(new_layers, 3)}) keep their initialisation"
                    if fresh else ""))
     return len(to_load)

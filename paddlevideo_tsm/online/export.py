@@ -49,7 +49,7 @@ def export_online(cfg, weights, out_dir, save_name, fmt="pdmodel", size=None):
     os.makedirs(out_dir, exist_ok=True)
     prefix = os.path.join(out_dir, save_name)
     save_static(model, specs, prefix, fmt)
-    num_classes = model.recognizer.head.num_classes
+    num_classes = model.recognizer.num_classes
     meta = {
         "model_file": prefix + (".pdmodel" if fmt == "pdmodel" else ".json"),
         "params_file": prefix + ".pdiparams",

@@ -1,9 +1,11 @@
 """Learning-rate schedules whose milestones are given in epochs and which step per optimizer step.
 
 ``OPTIMIZER.learning_rate`` keys (PaddleVideo's names): ``name`` PiecewiseDecay (``boundaries``
-in epochs, ``values``) or CosineAnnealingDecay (``learning_rate``, ``max_epoch``, ``eta_min``);
-``iter_step`` (True: the schedule moves at every optimizer step, boundaries converted to
-steps; False: once per epoch); ``warmup_epochs`` and ``warmup_start_lr`` for a linear warmup.
+in epochs, ``values``), CosineAnnealingDecay (``learning_rate``, ``max_epoch``, ``eta_min``) or
+CustomWarmupCosineDecay (PP-TSM's name for the same cosine with eta_min 0: ``cosine_base_lr``,
+``max_epoch``, with ``warmup_epochs``/``warmup_start_lr``); ``iter_step`` (True: the schedule
+moves at every optimizer step, boundaries converted to steps; False: once per epoch);
+``warmup_epochs`` and ``warmup_start_lr`` for a linear warmup.
 """
 import bisect
 import math
@@ -19,9 +21,12 @@ SCHEDULE_SCHEMA = Tagged("schedule", {
                               required=("boundaries", "values")),
     "CosineAnnealingDecay": Section({"learning_rate": Value(float, above=0), "max_epoch": Value(float, above=0),
                                      "eta_min": Value(float, min=0)}, required=("learning_rate", "max_epoch")),
+    "CustomWarmupCosineDecay": Section({"cosine_base_lr": Value(float, above=0), "max_epoch": Value(float, above=0)},
+                                       required=("cosine_base_lr", "max_epoch")),
 }, common=Section({"iter_step": Value(bool), "warmup_epochs": Value(float, min=0),
                    "warmup_start_lr": Value(float, min=0)}))
 LR_SCHEMA = Either(Value(float, above=0), SCHEDULE_SCHEMA)  # a constant lr, or a schedule
+COSINE_BASE = {"CosineAnnealingDecay": "learning_rate", "CustomWarmupCosineDecay": "cosine_base_lr"}
 
 
 class EpochSchedule(LRScheduler):
@@ -65,12 +70,15 @@ def cosine(base_lr, total, eta_min=0.0):
 
 def scaled_rates(lr_cfg, scale=1.0):
     """The learning rates of OPTIMIZER.learning_rate (a checked mapping or a float) times ``scale``:
-    {'values': [...]} (PiecewiseDecay), {'learning_rate', 'eta_min'} (CosineAnnealingDecay) or
-    {'learning_rate'} (a constant), plus 'warmup_start_lr' when the schedule warms up."""
+    {'values': [...]} (PiecewiseDecay), {'learning_rate', 'eta_min'} (CosineAnnealingDecay),
+    {'cosine_base_lr'} (CustomWarmupCosineDecay) or {'learning_rate'} (a constant), plus
+    'warmup_start_lr' when the schedule warms up."""
     if not isinstance(lr_cfg, dict):
         return {"learning_rate": float(lr_cfg) * scale}
     if lr_cfg["name"] == "PiecewiseDecay":
         rates = {"values": [float(v) * scale for v in lr_cfg["values"]]}
+    elif lr_cfg["name"] == "CustomWarmupCosineDecay":
+        rates = {"cosine_base_lr": float(lr_cfg["cosine_base_lr"]) * scale}
     else:
         rates = {"learning_rate": float(lr_cfg["learning_rate"]) * scale,
                  "eta_min": float(lr_cfg.get("eta_min", 0.0)) * scale}
@@ -105,6 +113,6 @@ def build_lr(lr_cfg, steps_per_epoch, scale=1.0, where="OPTIMIZER.learning_rate"
         fn = piecewise([round(b * per_epoch) for b in bounds], rates["values"])
     else:
         max_epoch = lr_cfg["max_epoch"]
-        fn = cosine(rates["learning_rate"], max(1, round(max_epoch * per_epoch)), rates["eta_min"])
+        fn = cosine(rates[COSINE_BASE[name]], max(1, round(max_epoch * per_epoch)), rates.get("eta_min", 0.0))
     warmup_steps = round(float(lr_cfg.get("warmup_epochs", 0)) * per_epoch)
     return EpochSchedule(fn, warmup_steps, rates.get("warmup_start_lr", 0.0), by_iter)

@@ -8,7 +8,7 @@ import paddle
 from ..errors import ConfigError
 from ..modeling.cpu_conv import CPU_CONV_CHOICES, route_convs
 from ..utils import dist
-from ..utils.config_schema import Value, signature_default
+from ..utils.config_schema import Value
 from ..utils.logger import get_logger
 from ..utils.threads import MKL_NOTE, resolve_cpu_threads, set_cpu_threads
 from .effective_batch import BATCH_KEYS
@@ -114,12 +114,11 @@ def check_split_list(cfg, split):
 
 
 def num_classes(cfg):
-    """MODEL.head.num_classes, else the head class's default (None when neither)."""
-    from ..modeling import HEADS
+    """The classes the model of ``cfg`` scores (recognizers.num_classes_of: MODEL.head.num_classes,
+    or a classifying backbone's); None when the config does not say."""
+    from ..modeling.recognizers import num_classes_of
 
-    head = require(cfg, "MODEL").get("head") or {}
-    given = head.get("num_classes")
-    return given if given is not None else signature_default(HEADS, head.get("name"), "num_classes")
+    return num_classes_of(require(cfg, "MODEL"))
 
 
 def batch_size(cfg, split):

@@ -27,9 +27,12 @@ class CamResult(NamedTuple):
 
 
 def default_layer(model):
-    """Full name of the default CAM layer: the last unit of a TSMBackbone (its output is the last
-    per-frame feature map), else the whole backbone."""
-    units = getattr(model.backbone, "units", None)
+    """Full name of the default CAM layer: the last per-frame feature map of a TSMBackbone (its
+    ``cam_layer``, else its last unit), else the whole backbone."""
+    backbone = model.backbone
+    if getattr(backbone, "cam_layer", None):
+        return f"backbone.{backbone.cam_layer}"
+    units = getattr(backbone, "units", None)
     try:
         last = units()[-1][0] if units else None
     except NotImplementedError:

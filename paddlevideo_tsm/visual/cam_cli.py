@@ -28,7 +28,8 @@ def add_arguments(parser):
     a("--target_class", type=cli_args.int_at_least(0), default=None,
       help="class whose score is explained (default: the predicted one)")
     a("--layer", default=None,
-      help="sublayer whose output is mapped, e.g. backbone.res4b or res4b (default: the backbone's last unit)")
+      help="sublayer whose output is mapped, e.g. backbone.res4b or res4b "
+           "(default: the backbone's cam_layer, else its last unit)")
     a("--label_map", default=None, help="class names, 'index name' per line (default DATASET.test.label_map)")
     a("--alpha", type=float, default=0.45, help="heat map opacity in [0, 1]")
     a("--fps", type=cli_args.float_in(0.01, 1000.0), default=4.0, help="frame rate of the video")
@@ -68,7 +69,7 @@ def run(args):
         raise DataError(f"{args.input}: {item.error}")
     model = build_model_checked(cfg)
     load_checkpoint(model, args.weights)
-    names = _class_names(args, cfg, getattr(model.head, "num_classes", None))
+    names = _class_names(args, cfg, model.num_classes)
     preprocess = Preprocessor((cfg.get("PIPELINE") or {}).get("test"))
     clip = load_clip(preprocess, item.path, item.kind, model.data_format)
     num_seg = getattr(model.backbone, "num_seg", len(clip.inputs))

@@ -24,6 +24,14 @@ A subclass of ``TSMBackbone`` sets or overrides:
 - ``forward_tail(x)``: per-frame layers after the last unit (default: none). A backbone whose
   output is per clip (a classifier and the mean over T inside it) overrides ``forward`` to
   reduce after the tail; the per-frame step never reduces;
+- ``classifier_prefixes``: prefixes (inside the backbone) of a classifier it holds itself, e.g.
+  MobileNetV2's ``('out.',)``: ``pretrained`` files load them only when their shapes fit (an
+  ImageNet classifier is skipped), as the head's (default: none);
+- ``classes_arg``: for a backbone that classifies itself, its argument giving the number of
+  classes (MobileNetV2's ``'class_num'``): read from a config when the head has no classifier
+  (``recognizers.num_classes_of``; default: None);
+- ``cam_layer``: the sublayer whose output is the last per-frame feature map, Grad-CAM's default
+  layer (default None: the last unit);
 - ``new_layer_prefixes``: prefixes (inside the backbone, ending in '.') of layers that a 2D
   pretrained network does not have, such as non-local blocks: ``pretrained`` files load them when
   they hold them, else they keep their initialisation (default: none);
@@ -84,6 +92,9 @@ class TSMBackbone(nn.Layer):
 
     stem_stride = 1
     online_refusal = None
+    classifier_prefixes = ()
+    classes_arg = None
+    cam_layer = None
     new_layer_prefixes = ()
 
     def __init__(self, num_seg, data_format="NCHW", pretrained=None):

@@ -5,14 +5,11 @@ without a key map. Input ``[N*T, 3, H, W]`` (NCHW) or ``[N*T, H, W, 3]`` (NHWC);
 feature map ``[N*T, C, H/32, W/32]`` (or NHWC), C = 512 (18/34) or 2048 (50+) at base width 64.
 """
 import paddle.nn as nn
-import paddle.nn.functional as F
-from paddle import ParamAttr
-from paddle.nn.initializer import Constant, KaimingNormal
-from paddle.regularizer import L2Decay
 
-from ..ops import TemporalShift
+from ..ops import TemporalShift, resolve_shift_div
 from ..registry import BACKBONES
 from .base import ShiftUnit, TSMBackbone
+from .conv_bn import ConvBNLayer, apply_activation
 from .non_local import ONLINE_REFUSAL, NonLocal3D, check_non_local_cfg, non_local_marks
 
 # depth -> (block kind, blocks per stage)
@@ -26,30 +23,10 @@ ARCHS = {
 SHIFT_PLACES = ("residual", "inplace")
 
 
-class ConvBNLayer(nn.Layer):
-    """conv (no bias) -> BN -> optional ReLU."""
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, act=None, data_format="NCHW"):
-        super().__init__()
-        self._conv = nn.Conv2D(in_channels, out_channels, kernel_size, stride=stride,
-                               padding=(kernel_size - 1) // 2, bias_attr=False,
-                               weight_attr=ParamAttr(initializer=KaimingNormal()),
-                               data_format=data_format)
-        # BN scale/shift get no weight decay, as in the reference recipes
-        self._batch_norm = nn.BatchNorm2D(
-            out_channels, data_format=data_format,
-            weight_attr=ParamAttr(initializer=Constant(1.0), regularizer=L2Decay(0.0)),
-            bias_attr=ParamAttr(initializer=Constant(0.0), regularizer=L2Decay(0.0)))
-        self.act = act
-
-    def forward(self, x):
-        y = self._batch_norm(self._conv(x))
-        return F.relu(y) if self.act == "relu" else y
-
-
 class _ResidualBlock(ShiftUnit):
-    """ReLU(branch + identity), the shift at the block input: ``residual`` place shifts the branch
+    """act(branch + identity), the shift at the block input: ``residual`` place shifts the branch
     only (the shift precedes ``conv0``), ``inplace`` shifts the identity path too."""
+    act = "relu"  # after the add (conv_bn.ACTIVATIONS)
 
     def __init__(self, in_channels, stride, shift, shift_place):
         super().__init__(in_channels, stride, shift, "conv0" if shift_place == "residual" else "")
@@ -60,7 +37,7 @@ class _ResidualBlock(ShiftUnit):
         identity = shifted if self.shift_place == "inplace" else x
         if self.short is not None:
             identity = self.short(identity)
-        return F.relu(y + identity)
+        return apply_activation(self.act, y + identity)
 
 
 class BottleneckBlock(_ResidualBlock):
@@ -95,6 +72,14 @@ class BasicBlock(_ResidualBlock):
         return self.conv1(self.conv0(x))
 
 
+def stage_blocks(counts, base_channels):
+    """(stage, index, channels, stride) of every block of a ResNet with ``counts`` blocks per
+    stage: channels base x 2^stage, stride 2 in the first block of every stage but the first."""
+    for stage, count in enumerate(counts):
+        for i in range(count):
+            yield stage, i, base_channels * 2 ** stage, 2 if i == 0 and stage > 0 else 1
+
+
 def block_name(depth, stage, index):
     """PaddleVideo's sublayer name of block ``index`` in ``stage`` (0-based): res2a, res4b12, ..."""
     if depth in (101, 152) and stage == 2:
@@ -107,8 +92,8 @@ class ResNetTSM(TSMBackbone):
     """ResNet-{18,34,50,101,152} with TSM shifts; a TSMBackbone (see base.py).
 
     Args: depth; num_seg (frames per clip, T); data_format NCHW|NHWC; pretrained (path, loaded by
-    the recognizer); shift_div (fold = C // shift_div, 0 = no shift = TSN); shift_place
-    residual|inplace; n_round (shift every n-th block of a stage); shift_direction paddle|pytorch;
+    the recognizer); shift_div (fold = C // shift_div, 0 = no shift = TSN; 'num_seg': T);
+    shift_place residual|inplace; n_round (shift every n-th block of a stage); shift_direction paddle|pytorch;
     shift_mode offline|online; shift_impl (see ops); partial_bn (freeze all BN but the first);
     norm_eval (all BN in eval mode); base_channels (64 = standard width); stem '7x7' (conv 7x7/2 +
     max-pool) or '3x3' (conv 3x3/2, no pool: for small inputs); non_local: one list of 0/1 per
@@ -131,6 +116,7 @@ class ResNetTSM(TSMBackbone):
             raise ValueError(f"stem must be '7x7' or '3x3', got {stem!r}")
         if not isinstance(n_round, int) or n_round < 1:
             raise ValueError(f"n_round must be a positive int, got {n_round!r}")
+        shift_div = resolve_shift_div(shift_div, num_seg)
         self.depth, self.shift_div, self.shift_mode = depth, shift_div, shift_mode
         kind, counts = ARCHS[depth]
         block_cls = BottleneckBlock if kind == "bottleneck" else BasicBlock
@@ -147,21 +133,17 @@ class ResNetTSM(TSMBackbone):
         self.stem_stride = 4 if stem == "7x7" else 2
         self.unit_names = []  # the blocks, each followed by its non-local block if it has one
         in_c = base_channels
-        for stage, count in enumerate(counts):
-            channels = base_channels * 2 ** stage
-            for i in range(count):
-                shift = None
-                if shift_div and i % n_round == 0:
-                    shift = TemporalShift(num_seg, shift_div, data_format, shift_direction,
-                                          shift_mode, shift_impl)
-                stride = 2 if i == 0 and stage > 0 else 1
-                name = block_name(depth, stage, i)
-                self.add_sublayer(name, block_cls(in_c, channels, stride, data_format, shift, shift_place))
-                self.unit_names.append(name)
-                in_c = channels * block_cls.expansion
-                if non_local_at[stage][i]:
-                    self.add_sublayer(name + "_nonlocal", NonLocal3D(in_c, num_seg, data_format, **non_local_cfg))
-                    self.unit_names.append(name + "_nonlocal")
+        for stage, i, channels, stride in stage_blocks(counts, base_channels):
+            shift = None
+            if shift_div and i % n_round == 0:
+                shift = TemporalShift(num_seg, shift_div, data_format, shift_direction, shift_mode, shift_impl)
+            name = block_name(depth, stage, i)
+            self.add_sublayer(name, block_cls(in_c, channels, stride, data_format, shift, shift_place))
+            self.unit_names.append(name)
+            in_c = channels * block_cls.expansion
+            if non_local_at[stage][i]:
+                self.add_sublayer(name + "_nonlocal", NonLocal3D(in_c, num_seg, data_format, **non_local_cfg))
+                self.unit_names.append(name + "_nonlocal")
         self.out_channels = in_c
         self.new_layer_prefixes = tuple(n + "." for n in self.unit_names if n.endswith("_nonlocal"))
         # a non-local BN starts at zero (the block as identity): it must learn, whatever partial_bn says

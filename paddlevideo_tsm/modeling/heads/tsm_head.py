@@ -5,32 +5,30 @@ from paddle import ParamAttr
 from paddle.nn.initializer import Constant, Normal
 from paddle.regularizer import L2Decay
 
-from ...metrics.scores import topk_correct
-from ..registry import HEADS, LOSSES
+from ..registry import HEADS
+from .base import BaseHead
 
 
 @HEADS.register
-class TSMHead(nn.Layer):
+class TSMHead(BaseHead):
     """features [N*T, C, h, w] (or NHWC) -> scores [N, num_classes].
 
-    fc weight lr x5, bias lr x10 without weight decay (the TSM recipe); fc init Normal(0, std).
+    fc weight lr x5, bias lr x10 without weight decay (the TSM recipe); fc init Normal(0, std);
+    ``fc_weight_decay``: the fc weight's own L2 coefficient (None: the optimizer's).
     """
 
     def __init__(self, num_classes, in_channels, drop_ratio=0.5, std=0.001, data_format="NCHW",
-                 ls_eps=0.0, loss_cfg=None, fc_lr_mult=(5.0, 10.0)):
-        super().__init__()
+                 ls_eps=0.0, loss_cfg=None, fc_lr_mult=(5.0, 10.0), fc_weight_decay=None):
+        super().__init__(loss_cfg, ls_eps)
         self.num_classes, self.in_channels = num_classes, in_channels
         self.pool = nn.AdaptiveAvgPool2D(1, data_format=data_format)
         self.dropout = nn.Dropout(drop_ratio) if drop_ratio > 0 else None
         self.fc = nn.Linear(
             in_channels, num_classes,
-            weight_attr=ParamAttr(initializer=Normal(0.0, std), learning_rate=fc_lr_mult[0]),
+            weight_attr=ParamAttr(initializer=Normal(0.0, std), learning_rate=fc_lr_mult[0],
+                                  regularizer=None if fc_weight_decay is None else L2Decay(fc_weight_decay)),
             bias_attr=ParamAttr(initializer=Constant(0.0), learning_rate=fc_lr_mult[1],
                                 regularizer=L2Decay(0.0)))
-        loss_cfg = dict(loss_cfg or {"name": "CrossEntropyLoss"})
-        if ls_eps:
-            loss_cfg.setdefault("ls_eps", ls_eps)
-        self.loss_func = LOSSES.build(loss_cfg)
 
     def forward(self, x, num_seg):
         x = paddle.flatten(self.pool(x), 1)  # [N*T, C]
@@ -38,11 +36,3 @@ class TSMHead(nn.Layer):
             x = self.dropout(x)
         scores = self.fc(x)  # [N*T, K]
         return paddle.mean(paddle.reshape(scores, [-1, num_seg, self.num_classes]), axis=1)
-
-    def loss(self, scores, labels):
-        """scores [N, K], labels [N] -> {'loss' (training loss, scalar tensor), 'top1', 'top5' (the
-        batch's accuracy as numpy floats; top5 = top-min(5, K))}."""
-        labels = paddle.reshape(labels, [-1]).astype("int64")
-        s, y = scores.numpy(), labels.numpy()
-        return {"loss": self.loss_func(scores, labels), "top1": topk_correct(s, y, 1).mean(),
-                "top5": topk_correct(s, y, 5).mean()}

@@ -10,6 +10,19 @@ DIRECTIONS = ("paddle", "pytorch")
 MODES = ("offline", "online")
 
 
+def resolve_shift_div(shift_div, num_seg):
+    """A backbone's ``shift_div`` setting -> the int it means: ``'num_seg'`` or None shift 1/num_seg
+    of the channels each way (PaddleVideo's PP-TSM: ``temporal_shift(x, T, 1/T)``); an int passes
+    unchanged (0 = no shift, checked by make_plan). Paddle's op takes channels [0, int(C/T)) and
+    [int(C/T), int(2C/T)), the folds here [0, C//T) and [C//T, 2*(C//T)): the same unless C mod T
+    >= T/2, which no unit of PaddleVideo's PP-TSM ResNets (T = 8, 16) or MobileNetV2 (T = 8) has."""
+    if shift_div is None or shift_div == "num_seg":
+        return num_seg
+    if isinstance(shift_div, str):
+        raise ValueError(f"shift_div must be an int or 'num_seg', got {shift_div!r}")
+    return shift_div
+
+
 def folds(channels, shift_div, direction="paddle"):
     """channels, shift_div -> ((past_lo, past_hi), (future_lo, future_hi)) channel ranges."""
     if direction not in DIRECTIONS:

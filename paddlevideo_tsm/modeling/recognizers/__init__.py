@@ -1,1 +1,1 @@
-from .recognizer2d import Recognizer2D  # noqa: F401
+from .recognizer2d import Recognizer2D, num_classes_of  # noqa: F401

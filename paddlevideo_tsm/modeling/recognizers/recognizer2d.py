@@ -3,7 +3,21 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ..registry import RECOGNIZERS
+from ...utils.config_schema import signature_default
+from ..registry import BACKBONES, HEADS, RECOGNIZERS
+
+
+def num_classes_of(model_cfg):
+    """The classes a MODEL section's recognizer scores (Recognizer2D.num_classes), read from the
+    config: the head's num_classes (given, else its default), or for a head without a classifier
+    the backbone's (the argument its ``classes_arg`` names). None when neither says."""
+    head, backbone = model_cfg.get("head") or {}, model_cfg.get("backbone") or {}
+    classes = head.get("num_classes", signature_default(HEADS, head.get("name"), "num_classes"))
+    if classes is None and backbone.get("name") in BACKBONES:
+        arg = BACKBONES.get(backbone["name"]).classes_arg
+        if arg:
+            classes = backbone.get(arg, signature_default(BACKBONES, backbone["name"], arg))
+    return classes
 
 
 @RECOGNIZERS.register
@@ -17,6 +31,12 @@ class Recognizer2D(nn.Layer):
     @property
     def data_format(self):
         return self.backbone.data_format
+
+    @property
+    def num_classes(self):
+        """Classes scored: the head's, or for a head without a classifier (MoViNetHead) the
+        backbone's out_channels (its classifier is inside the backbone). From a config: num_classes_of."""
+        return getattr(self.head, "num_classes", None) or self.backbone.out_channels
 
     def forward(self, imgs):
         num_seg = imgs.shape[1]
