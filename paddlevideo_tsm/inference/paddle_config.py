@@ -102,7 +102,7 @@ def check_bf16_cpu():
     if support == BF16_NONE:
         raise DeviceError(f"--precision bf16: this CPU ({cpu_model()}) has no AVX-512 and no avx512_bf16/"
                           f"amx_bf16, so Paddle would silently run fp32 instead; use --precision int8 with a "
-                          f"model from tools/quantize.py (about 1.4x fp32 on AVX2 CPUs), or fp32")
+                          f"model from tools/quantize.py (1.1-1.3x fp32, measured on an AVX2 AMD EPYC), or fp32")
     if support == BF16_EMULATED:
         get_logger().warning(f"--precision bf16: this CPU ({cpu_model()}) has AVX-512 but no avx512_bf16/"
                              f"amx_bf16: Paddle emulates bf16, expect it slower than fp32 (not measured: no "
