@@ -47,22 +47,33 @@ def write_config(path, cfg):
     return str(path)
 
 
-def save_random_weights(path, cfg, seed=0):
-    """Random-init model of ``cfg`` saved as .pdparams; BN statistics randomised so eval BN matters."""
+def save_random_weights(path, cfg, seed=0, well_scaled=False):
+    """Random-init model of ``cfg`` saved as .pdparams; BN statistics randomised so eval BN matters.
+
+    well_scaled: statistics from the model's own activations, moved at random (helpers.realistic_bn_stats),
+    for deep models whose activations raw random statistics blow up past what float32 engines agree on."""
     import paddle
+    from helpers import realistic_bn_stats
     from paddlevideo_tsm.modeling import build_model
 
     paddle.seed(seed)
     model = build_model(cfg["MODEL"])
+    if well_scaled:
+        size, t = cfg["INFERENCE"]["target_size"], model.backbone.num_seg
+        shape = (2, t, 3, size, size) if model.backbone.data_format == "NCHW" else (2, t, size, size, 3)
+        realistic_bn_stats(model, paddle.to_tensor(np.random.default_rng(seed).normal(size=shape).astype("float32")), seed)
     state = model.state_dict()
     rng = np.random.default_rng(seed)
     for k, v in state.items():
+        if well_scaled and (k.endswith("_mean") or k.endswith("_variance")):
+            continue
         if k.endswith("_mean"):
             state[k] = paddle.to_tensor(rng.normal(0, 0.1, v.shape).astype("float32"))
         elif k.endswith("_variance"):
             state[k] = paddle.to_tensor(rng.uniform(0.5, 1.5, v.shape).astype("float32"))
         elif k == "head.fc.weight":  # the default std 0.001 makes every class ~1/K
-            state[k] = paddle.to_tensor(rng.normal(0, 0.5, v.shape).astype("float32"))
+            std = 0.0005 if well_scaled else 0.5  # well-scaled features: logits of a few units, no one-hot
+            state[k] = paddle.to_tensor(rng.normal(0, std, v.shape).astype("float32"))
     paddle.save(state, str(path))
     return str(path)
 

@@ -81,3 +81,36 @@ def test_onnx_backend_needs_existing_file(tmp_path, capsys):
                                             "--onnx_file", tmp_path / "x.onnx"], capsys)
     assert code == 2
     assert error_lines(err) == [f"error: {tmp_path / 'x.onnx'}: ONNX file not found"]
+
+
+class _TwoSlopes(__import__("paddle").nn.Layer):
+    """Two leaky_relus with different slopes, so a slope written to the wrong ONNX node shows."""
+
+    def forward(self, x):
+        import paddle.nn.functional as F
+        return F.leaky_relu(F.leaky_relu(x, 0.01) - 1.0, 0.2)
+
+
+@pytest.mark.parametrize("fmt", ["pdmodel", "json"])
+def test_onnx_keeps_leaky_relu_slopes(tmp_path, fmt):
+    """paddle2onnx 2.1 + Paddle 3.3 lose leaky_relu's slope (docs/paddle_repro/p2o_leaky_relu_alpha.py);
+    the converted graph must compute Paddle's numbers (PP-TSM's ResNet-vd is all leaky_relu)."""
+    import numpy as np
+    import onnxruntime as ort
+    import paddle
+    from paddlevideo_tsm.inference.export import save_static
+    from paddlevideo_tsm.inference.model_file import leaky_relu_slopes
+    from paddlevideo_tsm.inference.onnx import convert_to_onnx
+
+    prefix = str(tmp_path / "m")
+    save_static(_TwoSlopes(), [paddle.static.InputSpec([2, 3], "float32", "x")], prefix, fmt)
+    model_file = f"{prefix}.{fmt}"
+    assert np.allclose(leaky_relu_slopes(model_file), [0.01, 0.2])
+    onnx_file = convert_to_onnx(model_file, prefix + ".pdiparams", prefix + ".onnx")
+    x = np.array([[-3.0, -0.5, 0.0], [0.5, 1.5, 4.0]], dtype="float32")
+    session = ort.InferenceSession(onnx_file, providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x})[0]
+    expected = np.where(x > 0, x, 0.01 * x) - 1.0
+    expected = np.where(expected > 0, expected, 0.2 * expected)
+    assert np.allclose(got, expected, rtol=1e-6, atol=1e-7)
+    assert np.allclose(_TwoSlopes()(paddle.to_tensor(x)).numpy(), expected, rtol=1e-6, atol=1e-7)

@@ -44,7 +44,8 @@ def params_file_for(model_file):
     return os.path.splitext(model_file)[0] + ".pdiparams"
 
 
-def _pdmodel_program(path):
+def _parse_pdmodel(path):
+    """``.pdmodel`` -> its ProgramDesc protobuf; InferenceError when it is not one."""
     from google.protobuf.message import DecodeError
     from paddle.base.proto import framework_pb2
 
@@ -58,6 +59,11 @@ def _pdmodel_program(path):
                              f"re-export the model") from None
     if not prog.blocks:
         raise InferenceError(f"{path}: not a Paddle program (no blocks); re-export the model")
+    return prog
+
+
+def _pdmodel_program(path):
+    prog = _parse_pdmodel(path)
     block = prog.blocks[0]
     dims = {v.name: list(v.type.dense_tensor.tensor.dims) for v in block.vars}
 
@@ -102,7 +108,8 @@ def _json_out_shape(op):
         return None
 
 
-def _json_program(path):
+def _parse_pir_json(path):
+    """PIR ``.json`` -> its parsed document; InferenceError when it is not a PIR program."""
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
@@ -113,6 +120,11 @@ def _json_program(path):
             or (doc.get("base_code") or {}).get("magic") != "pir":
         raise InferenceError(f"{path}: not a Paddle PIR program (no 'program' with base_code magic 'pir'); "
                              f"re-export the model")
+    return doc
+
+
+def _json_program(path):
+    doc = _parse_pir_json(path)
     inputs, outputs, params, quant_ops = [], [], [], 0
     for op in _json_ops(doc["program"]):
         kind = str(op.get("#", ""))
@@ -129,6 +141,20 @@ def _json_program(path):
                 params.append((attrs[-1], _json_out_shape(op)))
     outputs = [(name, shape) for _, name, shape in sorted(outputs, key=lambda o: o[0])]
     return Program(inputs, outputs, sorted(params), quant_ops)
+
+
+def leaky_relu_slopes(model_file):
+    """Exported ``.pdmodel`` / PIR ``.json`` -> the negative slope of each leaky_relu op, in program order.
+
+    None where the op does not store it. (The old IR names it ``alpha``, a float; PIR ``negative_slope``,
+    a double since Paddle 3.3.)"""
+    if model_file.endswith(".pdmodel"):
+        return [next((a.f for a in op.attrs if a.name == "alpha"), None)
+                for block in _parse_pdmodel(model_file).blocks for op in block.ops if op.type == "leaky_relu"]
+    doc = _parse_pir_json(model_file)
+    slopes = [_json_attrs(op).get("negative_slope") for op in _json_ops(doc["program"])
+              if str(op.get("#", "")).endswith(".leaky_relu")]
+    return [None if slope is None else float(slope) for slope in slopes]
 
 
 def read_program(model_file):

@@ -4,6 +4,7 @@ import os
 import numpy as np
 
 from ..errors import InferenceError
+from .model_file import leaky_relu_slopes
 from .predictor import Predictor, first_line
 
 OPSET = 13
@@ -28,7 +29,40 @@ def convert_to_onnx(model_file, params_file, save_file, opset_version=OPSET):
         raise InferenceError(f"{model_file}: paddle2onnx failed: {first_line(exc, None)}") from None
     if not os.path.isfile(save_file):
         raise InferenceError(f"{save_file}: paddle2onnx wrote no file (model {model_file})")
+    restore_leaky_relu_slopes(save_file, leaky_relu_slopes(model_file))
     return save_file
+
+
+def restore_leaky_relu_slopes(onnx_file, slopes):
+    """Write the Paddle program's leaky_relu ``slopes`` (program order) into the LeakyRelu nodes of
+    ``onnx_file`` (graph order, the order paddle2onnx emits them); returns how many it changed.
+
+    paddle2onnx 2.1 reads the slope as a float attribute 'alpha', but Paddle >= 3.3 programs hold a
+    double 'negative_slope': the node gets an uninitialised alpha (0.0, -7e-14 or garbage that
+    overflows), docs/paddle_repro/p2o_leaky_relu_alpha.py. None in ``slopes`` leaves a node alone.
+    """
+    if not slopes:
+        return 0
+    import onnx  # paddle2onnx's own dependency
+
+    model = onnx.load(onnx_file)
+    nodes = [n for n in model.graph.node if n.op_type == "LeakyRelu"]
+    if len(nodes) != len(slopes):
+        raise InferenceError(f"{onnx_file}: paddle2onnx wrote {len(nodes)} LeakyRelu nodes for the model's "
+                             f"{len(slopes)} leaky_relu ops; cannot check their slopes")
+    changed = 0
+    for node, slope in zip(nodes, slopes):
+        alpha = next((a for a in node.attribute if a.name == "alpha"), None)
+        if slope is None or (alpha is not None and np.float32(alpha.f) == np.float32(slope)):
+            continue
+        if alpha is None:
+            node.attribute.append(onnx.helper.make_attribute("alpha", float(slope)))
+        else:
+            alpha.f = float(slope)
+        changed += 1
+    if changed:
+        onnx.save(model, onnx_file)
+    return changed
 
 
 def onnx_quant_ops(onnx_file):
