@@ -7,6 +7,8 @@ model runs in fp32 without a word; with AVX-512 but no AVX512-BF16 it runs bf16 
 """
 import os
 
+from ..utils.cpu_info import cpu_facts, read_cpuinfo
+
 # flags that matter for oneDNN bf16 / int8 speed, in the order they are reported
 LOW_PRECISION_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
                        "amx_bf16", "amx_int8", "amx_tile")
@@ -15,27 +17,14 @@ FAST_FLAGS = ("avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni")
 BF16_NATIVE, BF16_EMULATED, BF16_NONE = "native", "emulated", "none"
 
 
-def _cpuinfo_field(name):
-    """The first ``name : value`` of /proc/cpuinfo ('' where there is no such file or field)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == name:
-                    return value.strip()
-    except OSError:
-        pass
-    return ""
-
-
 def cpu_model():
     """The CPU's model name ('unknown CPU' where /proc/cpuinfo does not say)."""
-    return _cpuinfo_field("model name") or "unknown CPU"
+    return cpu_facts(read_cpuinfo())["model"] or "unknown CPU"
 
 
 def cpu_flags():
     """The CPU's feature flags from /proc/cpuinfo (an empty set elsewhere)."""
-    return set(_cpuinfo_field("flags").split())
+    return set(cpu_facts(read_cpuinfo())["flags"])
 
 
 def low_precision_flags(flags=None):
