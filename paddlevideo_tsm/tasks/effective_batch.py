@@ -85,19 +85,18 @@ def check_resume_layout(state, prefix, batch):
     saved = state.get("layout")
     skip = int(state.get("iters", 0))
     now = batch.layout()
+    was = None if saved is None else EffectiveBatch(saved["batch_size"], saved["world_size"], saved["accum_steps"])
     if skip:
         if saved is None and batch.accum_steps != 1:
             raise CheckpointError(f"{prefix}.pdstate: cut inside epoch {state['epoch'] + 1} by a run without "
                                   f"accum_steps; resume it without accum_steps, or from a complete epoch's checkpoint")
         if saved is not None and saved != now:
-            was = EffectiveBatch(saved["batch_size"], saved["world_size"], saved["accum_steps"])
             raise CheckpointError(
                 f"{prefix}.pdstate: cut inside epoch {state['epoch'] + 1} after {skip} iterations of {was.describe()}; "
                 f"this run has {batch.describe()}: resume with that layout, or from a complete epoch's "
                 f"checkpoint (--resume PATH)")
         return None
     if saved is not None and saved != now:
-        was = EffectiveBatch(saved["batch_size"], saved["world_size"], saved["accum_steps"])
         return f"the checkpoint was trained with {was.describe()}; continuing with {batch.describe()}"
     return None
 

@@ -61,8 +61,9 @@ def annotate_input(path, kind, lines, out_path):
 def stream_lines(top, class_names, latency_ms):
     """The lines drawn on a streamed frame: the running top-1 (smoothed) and the frame's model latency."""
     class_id, prob = top[0]
-    name = class_names[class_id] if class_names and class_id < len(class_names) else None
-    return [label_text(class_id, name, prob), f"{latency_ms:.1f} ms"]
+    from ..inference.postprocess import class_name
+
+    return [label_text(class_id, class_name(class_names, class_id), prob), f"{latency_ms:.1f} ms"]
 
 
 class StreamVideo(VideoFile):

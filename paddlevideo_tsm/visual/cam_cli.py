@@ -45,7 +45,10 @@ def _class_names(args, cfg, num_classes):
 
 
 def _name(names, k):
-    return f"{k} {names[k]}" if names and k < len(names) else str(k)
+    from ..inference.postprocess import class_name
+
+    name = class_name(names, k)
+    return str(k) if name is None else f"{k} {name}"
 
 
 def run(args):
