@@ -114,6 +114,10 @@ def test_imagenet_mobilenet_v2_skips_its_classifier_and_counts(tmp_path, caplog)
             "[1280, 8], backbone.out.bias [1000] vs model [8]") in caplog.text
     assert f"loaded {n} tensors from {path}: backbone {n} of {n}, classifier 0 of 2" in caplog.text
 
+    # main.py --weights calls it without prefixes: the backbone's own (out.) apply
+    dst4 = build(mv2_cfg(8, scale=0.25), seed=3, bn_stats=False)
+    assert load_pretrained(dst4, path) == n
+
     dst3 = build(mv2_cfg(1000, scale=0.25), seed=4, bn_stats=False)
     assert load_pretrained(dst3, path, backbone_classifiers=("out.",)) == len(state)
     np.testing.assert_array_equal(dst3.backbone.out.weight.numpy(), src.backbone.out.weight.numpy())

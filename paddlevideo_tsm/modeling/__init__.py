@@ -32,6 +32,5 @@ def build_model(model_cfg):
     head = HEADS.build(head_config(model_cfg["head"], backbone))
     model = RECOGNIZERS.get(model_cfg["framework"])(backbone=backbone, head=head)
     if backbone.pretrained:
-        load_pretrained(model, backbone.pretrained, backbone_classifiers=backbone.classifier_prefixes,
-                        new_layers=backbone.new_layer_prefixes)
+        load_pretrained(model, backbone.pretrained)  # the backbone's classifier and new-layer prefixes
     return model

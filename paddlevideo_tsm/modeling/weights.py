@@ -61,8 +61,8 @@ def load_checkpoint(model, path):
     return load_state_strict(model, read_state_dict(path), path)
 
 
-def load_pretrained(model, path, backbone_prefix="backbone.", head_prefix="head.", backbone_classifiers=(),
-                    new_layers=()):
+def load_pretrained(model, path, backbone_prefix="backbone.", head_prefix="head.", backbone_classifiers=None,
+                    new_layers=None):
     """Initialise a recognizer from ``path``: backbone keys with or without ``backbone.``.
 
     Every backbone tensor must be present with the right shape (else CheckpointError), except
@@ -71,8 +71,15 @@ def load_pretrained(model, path, backbone_prefix="backbone.", head_prefix="head.
     tensors - the head's, and those under ``backbone_classifiers`` (prefixes inside the backbone,
     e.g. MobileNetV2's ``out.``) - load when their shapes fit; a classifier of another size is
     skipped with a warning. Keys the model does not have (e.g. an ImageNet fc) are ignored. The
-    log line counts what matched. Returns the number of tensors loaded.
+    log line counts what matched. Returns the number of tensors loaded. Both prefix lists default to
+    what the model's backbone declares (``classifier_prefixes``, ``new_layer_prefixes``), so every
+    caller (the backbone's ``pretrained``, main.py's ``--weights``) loads a file the same way.
     """
+    backbone = getattr(model, "backbone", None)
+    if backbone_classifiers is None:
+        backbone_classifiers = getattr(backbone, "classifier_prefixes", ())
+    if new_layers is None:
+        new_layers = getattr(backbone, "new_layer_prefixes", ())
     logger = get_logger()
     state = read_state_dict(path)
     model_state = model.state_dict()
