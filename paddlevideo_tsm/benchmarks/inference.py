@@ -218,7 +218,7 @@ def _table(results, threads_list, batches):
 
 def run(args):
     from ..config import get_config
-    from ..inference.cpu_features import cpu_summary
+    from ..utils.cpu_info import cpu_summary
     from ..utils.threads import available_cores
 
     if args.config:
@@ -261,7 +261,8 @@ def run(args):
     title = (f"{cfg.get('model_name')}: {num_seg}x{size} {data_format}, ms per clip (median of {args.repeat} "
              f"after {args.warmup} warm-up); columns b=batch t=threads; {cores} cores")
     print(title)
-    print(cpu_summary())
+    cpu_line = cpu_summary()
+    print(cpu_line)
     for line in _table(results, threads_list, batches):
         print(line)
     print("process CPU ms per clip (all threads; shows the work when other processes load the machine)")
@@ -275,7 +276,7 @@ def run(args):
         print(f"preprocessing {name}: {ms:.1f} ms per video ({num_test_clips_of(cfg)} clip(s), test pipeline)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"model": cfg.get("model_name"), "num_seg": num_seg, "size": size, "cpu": cpu_summary(),
+            json.dump({"model": cfg.get("model_name"), "num_seg": num_seg, "size": size, "cpu": cpu_line,
                        "data_format": data_format, "cores": cores, "ms_per_clip": results, "cpu_ms_per_clip": cpu_ms,
                        "load_average": load,
                        "preprocess_ms_per_video": pre, "repeat": args.repeat, "warmup": args.warmup}, f, indent=1)

@@ -197,7 +197,7 @@ def run(args):
     import paddle
     from paddle.base import core
 
-    from ..inference.cpu_features import cpu_summary
+    from ..utils.cpu_info import cpu_summary
     from ..modeling import build_model
 
     impls, paths = args.impls, args.paths
@@ -208,7 +208,8 @@ def run(args):
     print(f"model: {describe(args.backbone, args.depth)} TSM vs TSN twin, input {args.batch}x{args.num_seg}x3x"
           f"{args.size}x{args.size}, repeat {args.repeat} (median), warm-up {args.warmup}, "
           f"exports with a {'dynamic' if args.dynamic_batch else 'fixed'} batch")
-    print(f"{cpu_summary()}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} at the start")
+    cpu_line = cpu_summary()
+    print(f"{cpu_line}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} at the start")
 
     rng = np.random.default_rng(0)
     shape = [args.batch, args.num_seg, 3, args.size, args.size]
@@ -224,7 +225,7 @@ def run(args):
 
     results = {"threads": args.threads, "backbone": args.backbone, "depth": args.depth, "size": args.size,
                "num_seg": args.num_seg, "batch": args.batch, "dynamic_batch": args.dynamic_batch,
-               "cpu": cpu_summary(), "precisions": args.precisions, "paths": {}}
+               "cpu": cpu_line, "precisions": args.precisions, "paths": {}}
     for path in paths:
         if path == "onnx" and _onnx_missing():
             print(f"{path:6s} skipped: {_onnx_missing()} not installed")

@@ -75,7 +75,7 @@ def _predictors(args, threads, tmp):
 
 
 def run(args):
-    from ..inference.cpu_features import cpu_summary
+    from ..utils.cpu_info import cpu_summary
     from ..utils.threads import available_cores
     threads = args.threads or available_cores()
     with tempfile.TemporaryDirectory() as tmp:

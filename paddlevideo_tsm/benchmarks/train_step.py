@@ -58,7 +58,7 @@ def run(args):
     from ..modeling.ops import onednn_conv
     from ..tasks.amp import AmpState
     from ..tasks.train import train_one_step
-    from ..utils.cpu_info import cpu_report, mkl_report
+    from ..utils.cpu_info import cpu_summary, mkl_report
     from ..utils.threads import MKL_NOTE, resolve_cpu_threads, set_cpu_threads
 
     variants = [v.strip() for v in args.cpu_conv.split(",") if v.strip()]
@@ -69,7 +69,7 @@ def run(args):
     source = "--threads" if args.threads else source
     set_cpu_threads(threads)
     lib, reason = onednn_conv.library()
-    print(f"CPU: {cpu_report()}")
+    print(cpu_summary())
     print(f"MKL: {mkl_report()}" + (f" ({MKL_NOTE})" if MKL_NOTE else ""))
     print(f"oneDNN: {lib.describe() if lib else reason}")
     models = {v: build(args, v) for v in variants}

@@ -60,16 +60,21 @@ def apply_mkl_cpu_type(environ=None, cpuinfo=None):
 
 
 
-# flags worth naming in reports: what MKL's AVX2 path needs, and what bf16 training needs
-REPORTED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+# flags worth naming in reports (MKL's AVX2 path; oneDNN bf16 / int8 speed), in the order reported
+REPORTED_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
+                  "amx_bf16", "amx_int8", "amx_tile")
+# what makes bf16 / int8 fast; reported as missing when absent
+FAST_FLAGS = ("avx512_bf16", "amx_bf16", "avx512_vnni", "avx_vnni")
 
 
-def cpu_report(text=None):
-    """One line: the CPU's model name, vendor and which of REPORTED_FLAGS it has (this machine's
+def cpu_summary(text=None):
+    """One line for benchmark reports: model, cores and which REPORTED_FLAGS it has (this machine's
     /proc/cpuinfo, or ``text``)."""
     facts = cpu_facts(read_cpuinfo() if text is None else text)
-    flags = ", ".join(f"{f} {'yes' if f in facts['flags'] else 'no'}" for f in REPORTED_FLAGS)
-    return f"{facts['model'] or 'unknown CPU'} ({facts['vendor'] or 'unknown vendor'}): {flags}"
+    flags = [f for f in REPORTED_FLAGS if f in facts["flags"]]
+    missing = [f for f in FAST_FLAGS if f not in facts["flags"]]
+    line = f"CPU: {facts['model'] or 'unknown CPU'}, {os.cpu_count()} cores; flags: {' '.join(flags) or '(none of these)'}"
+    return line + (f" (no {', '.join(missing)})" if missing else "")
 
 
 def mkl_report(environ=None):
