@@ -85,7 +85,7 @@ def run(args):
     import yaml
 
     from paddlevideo_tsm.config import get_config
-    from paddlevideo_tsm.tasks.checkpoint import atomic_save
+    from paddlevideo_tsm.tasks.checkpoint import atomic_save, write_text
 
     cfg = get_config(args.config, args.override)
     name = f"{cfg.get('model_name') or 'model'}_deploy"
@@ -97,13 +97,8 @@ def run(args):
     state, target, diff = reparameterize(cfg, args.weights)
     header = (f"# Deploy form of {args.config} (tools/reparameterize.py from {args.weights}): every MobileOne\n"
               f"# block is one conv. Export: python tools/export_model.py -c {config_path} -p {params_path} -o OUT\n")
-
-    def write_yaml(data, tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(header + yaml.safe_dump(data, sort_keys=False))
-
     atomic_save(state, params_path)
-    atomic_save(target, config_path, writer=write_yaml)
+    atomic_save(header + yaml.safe_dump(target, sort_keys=False), config_path, writer=write_text)
     print(f"wrote {params_path}")
     print(f"wrote {config_path}")
     print(f"deploy vs training-form logits on a random {CHECK_SIZE}x{CHECK_SIZE} clip (eval): "

@@ -62,7 +62,14 @@ def save_or_fail(obj, path, writer=None):
                               f"before are intact") from None
 
 
-def _write_json(obj, path):
+def write_text(text, path):
+    """An ``atomic_save`` writer for text (UTF-8): ``atomic_save(text, path, writer=write_text)``."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def write_json(obj, path):
+    """An ``atomic_save`` writer for JSON (NaN refused: the project's state files are exact)."""
     with open(path, "w", encoding="utf-8") as f:
         json.dump(obj, f, allow_nan=False)
 
@@ -184,7 +191,7 @@ def remove_cut_checkpoints_before(prefix):
 # --- save and load -----------------------------------------------------------------------------
 def write_training_state(prefix, state):
     """Write ``state`` (JSON values) + the current RNG states to ``prefix``.pdstate, atomically."""
-    save_or_fail(dict(state, format=STATE_FORMAT, rng=rng_state()), prefix + ".pdstate", writer=_write_json)
+    save_or_fail(dict(state, format=STATE_FORMAT, rng=rng_state()), prefix + ".pdstate", writer=write_json)
 
 
 def save_checkpoint(prefix, model, optimizer, epoch, best=None, extra=None):

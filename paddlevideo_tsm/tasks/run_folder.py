@@ -17,7 +17,7 @@ import uuid
 
 from ..errors import ConfigError
 from ..utils.processes import pid_alive
-from .checkpoint import TEMP_NAME_RE, atomic_save, complete_checkpoints, temp_path
+from .checkpoint import TEMP_NAME_RE, atomic_save, complete_checkpoints, temp_path, write_json
 
 LOCK_NAME = "train.lock"
 # a dead trainer's forked DataLoader workers share its lock until the kernel ends them (die_with_parent)
@@ -142,10 +142,7 @@ def read_run_id(out_dir):
 
 
 def write_run_id(out_dir, run_id, model_name):
-    def dump(obj, path):
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(obj, f)
-    atomic_save({"run_id": run_id, "model_name": model_name}, os.path.join(out_dir, RUN_FILE), writer=dump)
+    atomic_save({"run_id": run_id, "model_name": model_name}, os.path.join(out_dir, RUN_FILE), writer=write_json)
 
 
 def other_run_files(out_dir, model_name):

@@ -10,7 +10,7 @@ from ..loader.bad_samples import epoch_report
 from ..metrics import build_metric
 from ..modeling import load_checkpoint
 from ..utils import dist
-from .checkpoint import atomic_save
+from .checkpoint import atomic_save, write_text
 from .run_folder import probe_folder
 from .runtime import batch_size, build_model_checked, data_api, dataset_section, route_model_convs, setup_runtime
 
@@ -83,11 +83,7 @@ def write_results(path, metric, dataset):
         lines.append(json.dumps({"index": i, "filename": entry.path,
                                  "label": int(entry.label) if label < 0 else label,
                                  "scores": None if label < 0 else [float(v) for v in row]}) + "\n")
-
-    def write(text, tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
     try:
-        atomic_save("".join(lines), path, writer=write)
+        atomic_save("".join(lines), path, writer=write_text)
     except OSError as e:
         raise ConfigError(f"{path}: cannot write the results ({e.strerror or e}) (--save_results)") from None

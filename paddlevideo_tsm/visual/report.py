@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from ..tasks.checkpoint import atomic_save
+from ..tasks.checkpoint import atomic_save, write_text
 
 REPORT_FILES = {
     "per_class": "test_per_class_accuracy.csv",
@@ -53,11 +53,6 @@ def top_confusions(cm, names, limit=10):
     videos = cm.sum(axis=1)
     return [f"{n} x {names[i]} -> {names[j]} ({100.0 * n / videos[i]:.1f}% of {names[i]}'s videos)"
             for n, i, j in cells[:limit]]
-
-
-def _write_text(text, path):
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
 
 
 def _write_rows(rows, path):
@@ -118,7 +113,7 @@ def write_test_report(out_dir, labels, scores, class_names=None, logger=None):
                [[names[i]] + [int(v) for v in cm[i]] for i in range(k)])
     lines = [f"most frequent confusions of {int(cm.sum())} test videos (true -> predicted):"]
     lines += top_confusions(cm, names) or ["none: every video was classified correctly"]
-    atomic_save("".join(line + "\n" for line in lines), files["confusions"], writer=_write_text)
+    atomic_save("".join(line + "\n" for line in lines), files["confusions"], writer=write_text)
     try:
         plot_confusion(cm, names, files["confusion_png"],
                        f"{int(cm.sum())} test videos, top-1 {np.trace(cm) / max(cm.sum(), 1):.3f}, "
