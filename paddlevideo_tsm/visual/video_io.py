@@ -20,12 +20,10 @@ def input_frames(path, kind, suffix=FRAME_TEMPLATE):
 
 
 def _folder_frames(folder, suffix):
+    from ..loader.pipelines.decode import read_frame_file
+
     for i in range(1, count_frames(folder, suffix) + 1):
-        file = os.path.join(folder, suffix.format(i))
-        bgr = cv2.imread(file, cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise DataError(f"{file}: cannot read frame (not an image)")
-        yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        yield read_frame_file(os.path.join(folder, suffix.format(i)))
 
 
 def input_fps(path, kind):

@@ -162,18 +162,19 @@ class VideoDecoder:
         return results
 
 
+def read_frame_file(path):
+    """One frame image -> RGB uint8 [H, W, 3]; DataError naming ``path`` when it is missing or not an image."""
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    if bgr is None:
+        what = "frame file missing" if not os.path.exists(path) else "cannot read frame (not an image)"
+        raise DataError(f"{path}: {what}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def _read_folder_frames(results, unique):
     folder = results["filename"]
     suffix = results.get("suffix", FRAME_TEMPLATE)
-    out = []
-    for i in unique:
-        path = os.path.join(folder, suffix.format(int(i) + 1))
-        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-        if bgr is None:
-            what = "frame file missing" if not os.path.exists(path) else "cannot read frame (not an image)"
-            raise DataError(f"{path}: {what}")
-        out.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    return out
+    return [read_frame_file(os.path.join(folder, suffix.format(int(i) + 1))) for i in unique]
 
 
 def _read_video_frames(results, unique):
