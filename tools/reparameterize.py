@@ -16,6 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from paddlevideo_tsm import cli_args  # noqa: E402
 from paddlevideo_tsm.errors import ToolError, run_cli  # noqa: E402
 
 TOLERANCE = 1e-4
@@ -107,13 +108,13 @@ def run(args):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__,
+    p = cli_args.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-c", "--config", required=True, help="the training-form config")
+    cli_args.add_config_args(p, short_override=False)  # -o is the output folder, as in export_model.py
     p.add_argument("-w", "--weights", required=True, help="trained .pdparams of that config")
     p.add_argument("-o", "--output", required=True, help="folder for the deploy checkpoint and config")
-    p.add_argument("--override", action="append", default=[], help="config override KEY=VALUE (repeatable)")
-    return run_cli(run, p.parse_args(argv))
+    argv = sys.argv[1:] if argv is None else argv
+    return run_cli(run, p.parse_args(cli_args.split_output_overrides(argv)))
 
 
 if __name__ == "__main__":
